@@ -1,0 +1,233 @@
+"""fastrnn kernels against PyTorch, side by side in one process.
+
+For each cell and shape, float32, n threads for both libraries (2 and 1):
+forward only and forward+backward (dX and every weight gradient), median wall time.
+Prints the CPU model, the BLAS, the sgemm rate at the per-step recurrent GEMM shape,
+each kernel's achieved GFLOP/s and its fraction of that rate, fastrnn's peak array memory,
+and the ratio PyTorch time / fastrnn time (> 1 means fastrnn is faster).
+Writes benchmarks/results/kernels.csv and kernels.json.
+
+    python benchmarks/bench_kernels.py                 # everything (several minutes)
+    python benchmarks/bench_kernels.py --shapes small --cells lstm --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import (  # noqa: E402
+    machine_info,
+    median_time,
+    print_table,
+    write_results,
+)
+
+from fastrnn import functional as F  # noqa: E402
+
+SHAPES = {  # name: (I, H, B, T)
+    "small": (64, 128, 32, 100),
+    "char-LM": (65, 256, 32, 128),
+    "medium": (256, 512, 64, 100),
+    "large": (512, 1024, 64, 100),
+}
+TORCH_MODULE = {"rnn_tanh": "RNN", "rnn_relu": "RNN", "lstm": "LSTM", "gru": "GRU"}
+DEFAULT_CELLS = ["rnn_tanh", "lstm", "gru", "lstm_peephole", "gru_cho", "gru_minimal"]
+
+
+def gemm_flops(cell: str, I: int, H: int, B: int, T: int) -> tuple[float, float]:
+    """GEMM flops of forward and of forward+backward (backward = 2x forward GEMMs)."""
+    G = F.GATE_COUNT[cell]
+    forward = 2.0 * T * B * G * H * (I + H)
+    return forward, 3.0 * forward
+
+
+def sgemm_rate(M: int, N: int, K: int, n_threads: int) -> float:
+    """GFLOP/s of scipy's sgemm (the BLAS the kernels call) for C (M,N) = A (M,K) B^T.
+
+    Each kernel thread multiplies its own batch chunk, so the per-thread shape is
+    (M / n_threads, N, K) with one BLAS thread; the rate is summed over threads the way
+    the kernel runs them (in parallel, one chunk each).
+    """
+    from scipy.linalg.blas import sgemm
+    from threadpoolctl import threadpool_limits
+
+    rows = max(1, M // n_threads)
+    rng = np.random.default_rng(0)
+    A = np.asfortranarray(rng.standard_normal((rows, K), dtype=np.float32))
+    W = np.asfortranarray(rng.standard_normal((N, K), dtype=np.float32))
+    reps = max(1, int(2e8 // (2 * rows * N * K)))
+    with threadpool_limits(limits=1, user_api="blas"):
+        t = median_time(
+            lambda: [sgemm(1.0, A, W, trans_b=True) for _ in range(reps)], budget=0.5
+        )
+    return 2.0 * rows * N * K * reps / t * n_threads / 1e9
+
+
+def make_inputs(cell: str, I: int, H: int, B: int, T: int, rng) -> dict:
+    G = F.GATE_COUNT[cell]
+    k = 1 / np.sqrt(H)
+
+    def u(*shape):
+        return rng.uniform(-k, k, size=shape).astype(np.float32)
+
+    return {
+        "X": rng.standard_normal((T, B, I), dtype=np.float32),
+        "h0": np.zeros((B, H), np.float32),
+        "c0": np.zeros((B, H), np.float32) if cell.startswith("lstm") else None,
+        "W_ih": u(G * H, I),
+        "W_hh": u(G * H, H),
+        "b_ih": u(G * H),
+        "b_hh": u(G * H),
+        "w_peep": u(3 * H) if cell == "lstm_peephole" else None,
+        "dY": rng.standard_normal((T, B, H), dtype=np.float32),
+    }
+
+
+def time_fastrnn(cell: str, p: dict, n_threads: int) -> dict:
+    def fwd():
+        return F.forward(
+            cell,
+            p["X"],
+            p["h0"],
+            p["W_ih"],
+            p["W_hh"],
+            p["b_ih"],
+            p["b_hh"],
+            c0=p["c0"],
+            w_peep=p["w_peep"],
+            n_threads=n_threads,
+        )
+
+    def fwd_bwd():
+        *_, state = fwd()
+        return F.backward(state, p["dY"])
+
+    tracemalloc.start()
+    fwd_bwd()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {
+        "fwd": median_time(fwd),
+        "fwd_bwd": median_time(fwd_bwd),
+        "peak_mb": peak / 2**20,
+    }
+
+
+def time_torch(torch, cell: str, p: dict, I: int, H: int) -> dict:
+    kind = TORCH_MODULE[cell]
+    kwargs = {"nonlinearity": cell[4:]} if kind == "RNN" else {}
+    layer = getattr(torch.nn, kind)(I, H, **kwargs)
+    X = torch.from_numpy(p["X"])
+    Xg = X.clone().requires_grad_()
+    dY = torch.from_numpy(p["dY"])
+
+    def fwd():
+        with torch.no_grad():
+            return layer(X)
+
+    def fwd_bwd():
+        layer.zero_grad(set_to_none=True)
+        Xg.grad = None
+        out, _ = layer(Xg)
+        out.backward(dY)
+
+    return {"fwd": median_time(fwd), "fwd_bwd": median_time(fwd_bwd)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES)
+    )
+    parser.add_argument("--cells", nargs="+", default=DEFAULT_CELLS, choices=F.CELLS)
+    parser.add_argument("--threads", nargs="+", type=int, default=[2, 1])
+    parser.add_argument("--no-torch", action="store_true", help="fastrnn only")
+    parser.add_argument("--out", default="kernels", help="results file stem")
+    args = parser.parse_args(argv)
+
+    torch = None
+    if not args.no_torch:
+        import torch
+    meta = machine_info()
+    print(f"CPU: {meta['cpu']} ({meta['cpus']} CPUs)   BLAS: {'; '.join(meta['blas'])}")
+    print(
+        f"fastrnn {meta['fastrnn']} (OpenMP {meta['openmp']})   torch {meta['torch']}"
+        "   float32, median wall time"
+    )
+    rows = []
+    rng = np.random.default_rng(0)
+    for n_threads in args.threads:
+        if torch is not None:
+            torch.set_num_threads(n_threads)
+        for shape in args.shapes:
+            I, H, B, T = SHAPES[shape]
+            for cell in args.cells:
+                G = F.GATE_COUNT[cell]
+                p = make_inputs(cell, I, H, B, T, rng)
+                ours = time_fastrnn(cell, p, n_threads)
+                flops_fwd, flops_fb = gemm_flops(cell, I, H, B, T)
+                peak = sgemm_rate(B, G * H, H, n_threads)
+                row = {
+                    "threads": n_threads,
+                    "shape": shape,
+                    "cell": cell,
+                    "I": I,
+                    "H": H,
+                    "B": B,
+                    "T": T,
+                    "fastrnn_fwd_ms": round(ours["fwd"] * 1e3, 2),
+                    "fastrnn_fwdbwd_ms": round(ours["fwd_bwd"] * 1e3, 2),
+                    "torch_fwd_ms": "",
+                    "torch_fwdbwd_ms": "",
+                    "ratio_fwd": "",
+                    "ratio_fwdbwd": "",
+                    "gflops_fwdbwd": round(flops_fb / ours["fwd_bwd"] / 1e9, 1),
+                    "sgemm_gflops": round(peak, 1),
+                    "frac_of_sgemm": round(flops_fb / ours["fwd_bwd"] / 1e9 / peak, 2),
+                    "peak_mb": round(ours["peak_mb"], 1),
+                }
+                if torch is not None and cell in TORCH_MODULE:
+                    theirs = time_torch(torch, cell, p, I, H)
+                    row.update(
+                        torch_fwd_ms=round(theirs["fwd"] * 1e3, 2),
+                        torch_fwdbwd_ms=round(theirs["fwd_bwd"] * 1e3, 2),
+                        ratio_fwd=round(theirs["fwd"] / ours["fwd"], 2),
+                        ratio_fwdbwd=round(theirs["fwd_bwd"] / ours["fwd_bwd"], 2),
+                    )
+                rows.append(row)
+                print_table([row], list(row)) if len(rows) == 1 else print_table(
+                    [row], list(row)
+                )
+    print()
+    print(f"CPU: {meta['cpu']}")
+    print_table(
+        rows,
+        [
+            "threads",
+            "shape",
+            "cell",
+            "fastrnn_fwd_ms",
+            "torch_fwd_ms",
+            "ratio_fwd",
+            "fastrnn_fwdbwd_ms",
+            "torch_fwdbwd_ms",
+            "ratio_fwdbwd",
+            "gflops_fwdbwd",
+            "sgemm_gflops",
+            "frac_of_sgemm",
+            "peak_mb",
+        ],
+    )
+    csv_path, json_path = write_results(args.out, rows, meta)
+    print(f"\nwrote {csv_path} and {json_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

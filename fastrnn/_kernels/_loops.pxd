@@ -1,0 +1,119 @@
+# cython: language_level=3
+"""Pieces shared by every cell kernel: time indexing with lengths and direction, the
+batched input projection before the time loop, and the weight-gradient GEMMs after it.
+
+Notation: T steps, B batch, I input, H hidden, N = G*H stacked gate columns,
+R = T*B rows of a flattened time-major (T, B, .) array.
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.stdint cimport int64_t
+from libc.string cimport memset
+
+from fastrnn._kernels._blas cimport gemm
+
+
+cdef inline int time_index(int s, int64_t length, bint reverse) noexcept nogil:
+    """Time index processed at step s by a sequence of this length, or -1 if finished.
+
+    Forward: t = s.  Reverse: t = length-1-s (backwards *within* the sequence).
+    """
+    if s >= length:
+        return -1
+    return <int>(length - 1 - s) if reverse else s
+
+
+cdef inline int prev_time_index(int t, int64_t length, bint reverse) noexcept nogil:
+    """Time index whose state feeds time t, or -1 when it is the initial state h0."""
+    if reverse:
+        return t + 1 if t + 1 < length else -1
+    return t - 1
+
+
+cdef inline int chunk_start(int c, int n_chunks, int n) noexcept nogil:
+    """First row of chunk c when n rows are split into n_chunks near-equal parts.
+
+    Chunk c covers rows [chunk_start(c), chunk_start(c + 1)).  (Returned, not written
+    through pointers, so that prange sees the bounds as thread-private assignments.)
+    """
+    return <int>((<long long>c * n) // n_chunks)
+
+
+cdef inline int n_chunks_for(int n_threads, int n) noexcept nogil:
+    if n_threads < 1:
+        n_threads = 1
+    return n if n < n_threads else n_threads
+
+
+cdef inline void project_inputs(
+    const floating* X,      # IN  (R, I)
+    const floating* W_ih,   # IN  (N, I)
+    const floating* b1,     # IN  (N,)   added to every column
+    const floating* b2,     # IN  (N,)   added to the first n_b2 columns only
+    int n_b2,
+    floating* A,            # OUT (R, lda) first N columns: X @ W_ih^T + b1 + b2
+    int R, int I, int N, int lda, int n_threads,
+) noexcept nogil:
+    """1a: the input projection of all time steps at once, split by rows over threads."""
+    cdef int n_chunks = n_chunks_for(n_threads, R)
+    cdef int c, lo, hi, r, j
+    for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
+        lo = chunk_start(c, n_chunks, R)
+        hi = chunk_start(c + 1, n_chunks, R)
+        for r in range(lo, hi):
+            for j in range(N):
+                A[r * lda + j] = b1[j] + (b2[j] if j < n_b2 else 0)
+        gemm(False, True, hi - lo, N, I, 1, X + <long long>lo * I, I, W_ih, I,
+             1, A + <long long>lo * lda, lda)
+
+
+cdef inline void parameter_grads(
+    const floating* dA,      # IN  (R, N) pre-activation gate gradients (input side)
+    const floating* X,       # IN  (R, I)
+    const floating* W_ih,    # IN  (N, I)
+    const floating* dA_hh,   # IN  (R, N) gate gradients on the recurrent side
+    const floating* Hprev,   # IN  (R, H) the state each row's step started from
+    floating* dX,            # OUT (R, I)   = dA @ W_ih
+    floating* dW_ih,         # OUT (N, I)   = dA^T @ X
+    floating* dW_hh,         # OUT (N, H)   = dA_hh^T @ Hprev
+    floating* db_ih,         # OUT (N,)     = column sums of dA
+    floating* db_hh,         # OUT (N,)     = column sums of dA_hh
+    int R, int I, int H, int N, int n_threads,
+) noexcept nogil:
+    """1a/1b backward: every weight gradient as one GEMM over all T*B rows.
+
+    Work is split by output rows (dX by batch-time rows, dW and db by gate columns), so
+    no reduction between threads is needed and results do not depend on n_threads.
+    """
+    cdef int n_chunks = n_chunks_for(n_threads, N if N < R else R)
+    cdef int c, rlo, rhi, nlo, nhi
+    for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
+        rlo = chunk_start(c, n_chunks, R)
+        rhi = chunk_start(c + 1, n_chunks, R)
+        gemm(False, False, rhi - rlo, I, N, 1, dA + <long long>rlo * N, N, W_ih, I,
+             0, dX + <long long>rlo * I, I)
+        nlo = chunk_start(c, n_chunks, N)
+        nhi = chunk_start(c + 1, n_chunks, N)
+        gemm(True, False, nhi - nlo, I, R, 1, dA + nlo, N, X, I,
+             0, dW_ih + <long long>nlo * I, I)
+        gemm(True, False, nhi - nlo, H, R, 1, dA_hh + nlo, N, Hprev, H,
+             0, dW_hh + <long long>nlo * H, H)
+        column_sums(dA, db_ih, R, N, nlo, nhi)
+        column_sums(dA_hh, db_hh, R, N, nlo, nhi)
+
+
+cdef inline void zero_row(floating* p, int n) noexcept nogil:
+    memset(p, 0, n * sizeof(floating))
+
+
+cdef inline void column_sums(const floating* A, floating* out, int R, int N,
+                             int lo, int hi) noexcept nogil:
+    """out[j] = sum_r A[r, j] for j in [lo, hi), reading A row by row (cache friendly)."""
+    cdef int r, j
+    cdef const floating* row
+    for j in range(lo, hi):
+        out[j] = 0
+    for r in range(R):
+        row = A + <long long>r * N
+        for j in range(lo, hi):
+            out[j] += row[j]

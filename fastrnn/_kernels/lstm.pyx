@@ -1,0 +1,373 @@
+# cython: language_level=3
+"""LSTM (PyTorch gates i, f, g, o), optionally with diagonal peepholes: forward and
+backward through time over a batch.
+
+Notation (declared once; every array C-contiguous and time-major):
+    T steps, B batch, I input size, H hidden size; gate blocks stacked i, f, g, o.
+    X (T, B, I)   h0, c0 (B, H)   W_ih (4H, I)   W_hh (4H, H)   b_ih, b_hh (4H,)
+    w_peep (3H,) = [p_i, p_f, p_o] (zeros and ignored unless peephole)
+    lengths (B,) int64 in [1, T]; Y (T, B, H) = h_t, C (T, B, H) = c_t,
+    G (T, B, 4H) = post-activation gates, all zero past each length; h_n, c_n (B, H).
+
+Forward, for the step of row b at time t (previous state h_prev, c_prev):
+    1a: a  = W_ih x_t + b_ih + b_hh          one GEMM over all T*B rows, before the loop
+    1b: a += W_hh h_prev                     one GEMM per step
+    2:  i = sig(a_i + p_i c_prev),  f = sig(a_f + p_f c_prev),  g = tanh(a_g)
+    3:  c_t = f c_prev + i g
+    4:  o = sig(a_o + p_o c_t),  h_t = o tanh(c_t)
+Backward, steps in reverse order (dh, dc carry dL/dh, dL/dc from the later step):
+    4:  dh_t = dh + dY_t;  da_o = dh_t tanh(c_t) o (1 - o)
+    3:  dc_t = dc + dh_t o (1 - tanh(c_t)^2) + p_o da_o
+    2:  da_i = dc_t g i (1 - i),  da_f = dc_t c_prev f (1 - f),  da_g = dc_t i (1 - g^2)
+        dc_prev = dc_t f + p_i da_i + p_f da_f
+        dp_i += da_i c_prev,  dp_f += da_f c_prev,  dp_o += da_o c_t
+    1b: dh_prev = da @ W_hh                  one GEMM per step
+        dW_hh = dA^T Hprev, dW_ih = dA^T X, dX = dA W_ih, db = sum dA   after the loop
+
+Parallel design: the batch is split into n_threads contiguous row chunks and each chunk
+runs its whole time loop with single-threaded BLAS: rows never interact, so there is no
+barrier per step.  The GEMMs before and after the loop are split by output rows.  The
+peephole gradients are summed per chunk into private buffers and added in chunk order
+after the loop, so results do not depend on thread timing.
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.stdint cimport int64_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
+
+from fastrnn._kernels._activations cimport (dsigmoid, dtanh, fr_ftz_enter, fr_ftz_exit,
+                                            sigmoid, tanh_)
+from fastrnn._kernels._blas cimport gemm
+from fastrnn._kernels._loops cimport (chunk_start, n_chunks_for, parameter_grads,
+                                      prev_time_index, project_inputs, time_index,
+                                      zero_row)
+
+
+cdef inline void _forward_row(
+    int H, bint peephole,
+    floating* gates,            # IN-OUT (4H,): a from 1a on entry, i, f, g, o on exit
+    const floating* z,          # IN  (4H,) W_hh h_prev
+    const floating* w_peep,     # IN  (3H,)
+    floating* h,                # IN-OUT (H,) h_prev -> h_t
+    floating* c,                # IN-OUT (H,) c_prev -> c_t
+    floating* y,                # OUT (H,) h_t
+    floating* c_out,            # OUT (H,) c_t
+) noexcept nogil:
+    """Steps 1b-4 for one row; inlined with a constant ``peephole`` in each branch."""
+    cdef int j
+    cdef floating ai, af, ag, ao, cp, ct, vi, vf, vg, vo, ht
+    for j in range(H):
+        # 1b: a += W_hh h_prev
+        ai = gates[j] + z[j]
+        af = gates[H + j] + z[H + j]
+        ag = gates[2 * H + j] + z[2 * H + j]
+        ao = gates[3 * H + j] + z[3 * H + j]
+        cp = c[j]
+        # 2: i, f, g
+        if peephole:
+            ai = ai + w_peep[j] * cp
+            af = af + w_peep[H + j] * cp
+        vi = sigmoid(ai)
+        vf = sigmoid(af)
+        vg = tanh_(ag)
+        # 3: c_t = f c_prev + i g
+        ct = vf * cp + vi * vg
+        # 4: o, h_t = o tanh(c_t)
+        if peephole:
+            ao = ao + w_peep[2 * H + j] * ct
+        vo = sigmoid(ao)
+        ht = vo * tanh_(ct)
+        gates[j] = vi
+        gates[H + j] = vf
+        gates[2 * H + j] = vg
+        gates[3 * H + j] = vo
+        c[j] = ct
+        c_out[j] = ct
+        h[j] = ht
+        y[j] = ht
+
+
+cdef inline void _backward_row(
+    int H, bint peephole,
+    const floating* gates,      # IN  (4H,) i, f, g, o at time t
+    const floating* c_t,        # IN  (H,)
+    const floating* c_prev,     # IN  (H,)
+    const floating* dy,         # IN  (H,) dY at time t
+    const floating* w_peep,     # IN  (3H,)
+    const floating* dh,         # IN  (H,) dh carried from the later step
+    floating* dc,               # IN-OUT (H,) dc_t carried -> dc_prev
+    floating* da,               # OUT (4H,) pre-activation gradients
+    floating* dwp,              # IN-OUT (3H,) peephole gradient accumulators
+) noexcept nogil:
+    """Steps 4-2 backward for one row; inlined with a constant ``peephole``."""
+    cdef int j
+    cdef floating vi, vf, vg, vo, tc, dht, dct, dao, dai, daf, dag, cp
+    for j in range(H):
+        vi = gates[j]
+        vf = gates[H + j]
+        vg = gates[2 * H + j]
+        vo = gates[3 * H + j]
+        cp = c_prev[j]
+        tc = tanh_(c_t[j])
+        # 4: dh_t = dh + dY_t; da_o
+        dht = dh[j] + dy[j]
+        dao = dht * tc * dsigmoid(vo)
+        # 3: dc_t
+        dct = dc[j] + dht * vo * dtanh(tc)
+        if peephole:
+            dct = dct + w_peep[2 * H + j] * dao
+        # 2: da_i, da_f, da_g, dc_prev
+        dai = dct * vg * dsigmoid(vi)
+        daf = dct * cp * dsigmoid(vf)
+        dag = dct * vi * dtanh(vg)
+        if peephole:
+            dc[j] = dct * vf + w_peep[j] * dai + w_peep[H + j] * daf
+            dwp[j] += dai * cp
+            dwp[H + j] += daf * cp
+            dwp[2 * H + j] += dao * c_t[j]
+        else:
+            dc[j] = dct * vf
+        da[j] = dai
+        da[H + j] = daf
+        da[2 * H + j] = dag
+        da[3 * H + j] = dao
+
+
+cdef int _forward_chunk(
+    int b0, int b1, int T, int B, int H,
+    const floating* h0, const floating* c0, const floating* W_hh,
+    const floating* w_peep, bint peephole, const int64_t* lengths, bint reverse,
+    floating* Y,            # OUT (T, B, H)
+    floating* h_n,          # OUT (B, H)
+    floating* c_n,          # OUT (B, H)
+    floating* G,            # IN-OUT (T, B, 4H): a from 1a on entry, gates on exit
+    floating* C,            # OUT (T, B, H)
+) noexcept nogil:
+    cdef int Bc = b1 - b0, H4 = 4 * H, s, r, t, b, max_len = 0
+    cdef floating* h = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
+    cdef floating* c = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
+    cdef floating* z = <floating*>malloc(<size_t>Bc * H4 * sizeof(floating))
+    cdef long long row
+    cdef unsigned int csr
+    if h == NULL or c == NULL or z == NULL:
+        free(h)
+        free(c)
+        free(z)
+        return -1
+    csr = fr_ftz_enter()
+    memcpy(h, h0 + <long long>b0 * H, <size_t>Bc * H * sizeof(floating))
+    memcpy(c, c0 + <long long>b0 * H, <size_t>Bc * H * sizeof(floating))
+    for r in range(Bc):
+        if lengths[b0 + r] > max_len:
+            max_len = <int>lengths[b0 + r]
+    for s in range(T):
+        # 1b: z = h_prev @ W_hh^T for the whole chunk (skipped once every row finished)
+        if s < max_len:
+            gemm(False, True, Bc, H4, H, 1, h, H, W_hh, H, 0, z, H4)
+        for r in range(Bc):
+            b = b0 + r
+            t = time_index(s, lengths[b], reverse)
+            if t < 0:  # finished: output zero, state unchanged
+                row = <long long>s * B + b
+                zero_row(Y + row * H, H)
+                zero_row(C + row * H, H)
+                zero_row(G + row * H4, H4)
+                continue
+            row = <long long>t * B + b
+            # 2-4: gates, c_t, h_t
+            if peephole:
+                _forward_row(H, True, G + row * H4, z + r * H4, w_peep,
+                             h + r * H, c + r * H, Y + row * H, C + row * H)
+            else:
+                _forward_row(H, False, G + row * H4, z + r * H4, w_peep,
+                             h + r * H, c + r * H, Y + row * H, C + row * H)
+    memcpy(h_n + <long long>b0 * H, h, <size_t>Bc * H * sizeof(floating))
+    memcpy(c_n + <long long>b0 * H, c, <size_t>Bc * H * sizeof(floating))
+    free(h)
+    free(c)
+    free(z)
+    fr_ftz_exit(csr)
+    return 0
+
+
+cdef int _backward_chunk(
+    int b0, int b1, int T, int B, int H,
+    const floating* h0, const floating* c0, const floating* W_hh,
+    const floating* w_peep, bint peephole, const int64_t* lengths, bint reverse,
+    const floating* Y,      # IN  (T, B, H)
+    const floating* G,      # IN  (T, B, 4H)
+    const floating* C,      # IN  (T, B, H)
+    const floating* dY,     # IN  (T, B, H)
+    const floating* dh_n,   # IN  (B, H)
+    const floating* dc_n,   # IN  (B, H)
+    floating* dA,           # OUT (T, B, 4H) pre-activation gradients, zero past lengths
+    floating* Hprev,        # OUT (T, B, H) state each step started from, zero past lengths
+    floating* dh0,          # OUT (B, H)
+    floating* dc0,          # OUT (B, H)
+    floating* dwp,          # OUT (3H,) this chunk's peephole gradients
+) noexcept nogil:
+    cdef int Bc = b1 - b0, H4 = 4 * H, s, r, j, t, tp, b, max_len = 0
+    cdef floating* dh = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
+    cdef floating* dc = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
+    cdef floating* da = <floating*>malloc(<size_t>Bc * H4 * sizeof(floating))
+    cdef floating* dh_prev = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
+    cdef const floating* hp
+    cdef const floating* cp
+    cdef long long row
+    cdef unsigned int csr
+    if dh == NULL or dc == NULL or da == NULL or dh_prev == NULL:
+        free(dh)
+        free(dc)
+        free(da)
+        free(dh_prev)
+        return -1
+    csr = fr_ftz_enter()
+    memcpy(dh, dh_n + <long long>b0 * H, <size_t>Bc * H * sizeof(floating))
+    memcpy(dc, dc_n + <long long>b0 * H, <size_t>Bc * H * sizeof(floating))
+    for j in range(3 * H):
+        dwp[j] = 0
+    for r in range(Bc):
+        if lengths[b0 + r] > max_len:
+            max_len = <int>lengths[b0 + r]
+    for s in range(T - 1, -1, -1):
+        for r in range(Bc):
+            b = b0 + r
+            t = time_index(s, lengths[b], reverse)
+            if t < 0:  # finished: no gradient, carried dh, dc unchanged
+                row = <long long>s * B + b
+                zero_row(da + r * H4, H4)
+                zero_row(dA + row * H4, H4)
+                zero_row(Hprev + row * H, H)
+                continue
+            row = <long long>t * B + b
+            tp = prev_time_index(t, lengths[b], reverse)
+            if tp < 0:
+                hp = h0 + <long long>b * H
+                cp = c0 + <long long>b * H
+            else:
+                hp = Y + (<long long>tp * B + b) * H
+                cp = C + (<long long>tp * B + b) * H
+            # 4-2: da for this row, dc -> dc_prev
+            if peephole:
+                _backward_row(H, True, G + row * H4, C + row * H, cp, dY + row * H,
+                              w_peep, dh + r * H, dc + r * H, da + r * H4, dwp)
+            else:
+                _backward_row(H, False, G + row * H4, C + row * H, cp, dY + row * H,
+                              w_peep, dh + r * H, dc + r * H, da + r * H4, dwp)
+            memcpy(dA + row * H4, da + r * H4, H4 * sizeof(floating))
+            memcpy(Hprev + row * H, hp, H * sizeof(floating))
+        if s >= max_len:  # every row of the chunk inactive: nothing flows back
+            continue
+        # 1b: dh_prev = da @ W_hh
+        gemm(False, False, Bc, H, H4, 1, da, H4, W_hh, H, 0, dh_prev, H)
+        for r in range(Bc):
+            if time_index(s, lengths[b0 + r], reverse) >= 0:
+                memcpy(dh + r * H, dh_prev + r * H, H * sizeof(floating))
+    memcpy(dh0 + <long long>b0 * H, dh, <size_t>Bc * H * sizeof(floating))
+    memcpy(dc0 + <long long>b0 * H, dc, <size_t>Bc * H * sizeof(floating))
+    free(dh)
+    free(dc)
+    free(da)
+    free(dh_prev)
+    fr_ftz_exit(csr)
+    return 0
+
+
+def lstm_forward(
+    const floating[:, :, ::1] X,        # IN  (T, B, I)
+    const floating[:, ::1] h0,          # IN  (B, H)
+    const floating[:, ::1] c0,          # IN  (B, H)
+    const floating[:, ::1] W_ih,        # IN  (4H, I)
+    const floating[:, ::1] W_hh,        # IN  (4H, H)
+    const floating[::1] b_ih,           # IN  (4H,)
+    const floating[::1] b_hh,           # IN  (4H,)
+    const floating[::1] w_peep,         # IN  (3H,) zeros unless peephole
+    bint peephole,
+    const int64_t[::1] lengths,         # IN  (B,) each in [1, T]
+    bint reverse,
+    floating[:, :, ::1] Y_out,          # OUT (T, B, H)
+    floating[:, ::1] h_n_out,           # OUT (B, H)
+    floating[:, ::1] c_n_out,           # OUT (B, H)
+    floating[:, :, ::1] G_out,          # OUT (T, B, 4H) post-activation gates
+    floating[:, :, ::1] C_out,          # OUT (T, B, H) cell states
+    int n_threads,
+):
+    """Run the LSTM over the batch; inputs must be validated by fastrnn.functional."""
+    cdef int T = X.shape[0], B = X.shape[1], I = X.shape[2], H = h0.shape[1]
+    cdef int n_chunks = n_chunks_for(n_threads, B), c, err = 0
+    with nogil:
+        # 1a: a = W_ih x_t + b_ih + b_hh for all steps, written into G
+        project_inputs(&X[0, 0, 0], &W_ih[0, 0], &b_ih[0], &b_hh[0], 4 * H,
+                       &G_out[0, 0, 0], T * B, I, 4 * H, 4 * H, n_threads)
+        for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
+            err += _forward_chunk(
+                chunk_start(c, n_chunks, B), chunk_start(c + 1, n_chunks, B),
+                T, B, H, &h0[0, 0], &c0[0, 0], &W_hh[0, 0], &w_peep[0], peephole,
+                &lengths[0], reverse, &Y_out[0, 0, 0], &h_n_out[0, 0],
+                &c_n_out[0, 0], &G_out[0, 0, 0], &C_out[0, 0, 0])
+    if err:
+        raise MemoryError("lstm_forward: could not allocate the per-thread state")
+
+
+def lstm_backward(
+    const floating[:, :, ::1] X,        # IN  (T, B, I)
+    const floating[:, ::1] h0,          # IN  (B, H)
+    const floating[:, ::1] c0,          # IN  (B, H)
+    const floating[:, ::1] W_ih,        # IN  (4H, I)
+    const floating[:, ::1] W_hh,        # IN  (4H, H)
+    const floating[::1] w_peep,         # IN  (3H,)
+    bint peephole,
+    const int64_t[::1] lengths,         # IN  (B,)
+    bint reverse,
+    const floating[:, :, ::1] Y,        # IN  (T, B, H) from lstm_forward
+    const floating[:, :, ::1] G,        # IN  (T, B, 4H) from lstm_forward
+    const floating[:, :, ::1] C,        # IN  (T, B, H) from lstm_forward
+    const floating[:, :, ::1] dY,       # IN  (T, B, H)
+    const floating[:, ::1] dh_n,        # IN  (B, H)
+    const floating[:, ::1] dc_n,        # IN  (B, H)
+    floating[:, :, ::1] dX_out,         # OUT (T, B, I)
+    floating[:, ::1] dh0_out,           # OUT (B, H)
+    floating[:, ::1] dc0_out,           # OUT (B, H)
+    floating[:, ::1] dW_ih_out,         # OUT (4H, I)
+    floating[:, ::1] dW_hh_out,         # OUT (4H, H)
+    floating[::1] db_ih_out,            # OUT (4H,)
+    floating[::1] db_hh_out,            # OUT (4H,)
+    floating[::1] dw_peep_out,          # OUT (3H,) zeros unless peephole
+    floating[:, :, ::1] dA_work,        # WORK (T, B, 4H)
+    floating[:, :, ::1] Hprev_work,     # WORK (T, B, H)
+    int n_threads,
+):
+    """Backpropagate through time; inputs must be validated by fastrnn.functional."""
+    cdef int T = X.shape[0], B = X.shape[1], I = X.shape[2], H = h0.shape[1]
+    cdef int n_chunks = n_chunks_for(n_threads, B), c, j, err = 0
+    cdef floating* dwp_chunks = NULL
+    with nogil:
+        dwp_chunks = <floating*>malloc(<size_t>n_chunks * 3 * H * sizeof(floating))
+        if dwp_chunks == NULL:
+            err = 1
+        else:
+            for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
+                err += _backward_chunk(
+                    chunk_start(c, n_chunks, B), chunk_start(c + 1, n_chunks, B),
+                    T, B, H, &h0[0, 0], &c0[0, 0], &W_hh[0, 0], &w_peep[0], peephole,
+                    &lengths[0], reverse, &Y[0, 0, 0], &G[0, 0, 0], &C[0, 0, 0],
+                    &dY[0, 0, 0], &dh_n[0, 0], &dc_n[0, 0],
+                    &dA_work[0, 0, 0], &Hprev_work[0, 0, 0], &dh0_out[0, 0],
+                    &dc0_out[0, 0], dwp_chunks + <long long>c * 3 * H)
+        if err == 0:
+            # peephole gradients: chunk partial sums added in chunk order (deterministic)
+            for j in range(3 * H):
+                dw_peep_out[j] = 0
+            if peephole:
+                for c in range(n_chunks):
+                    for j in range(3 * H):
+                        dw_peep_out[j] += dwp_chunks[<long long>c * 3 * H + j]
+            parameter_grads(&dA_work[0, 0, 0], &X[0, 0, 0], &W_ih[0, 0],
+                            &dA_work[0, 0, 0], &Hprev_work[0, 0, 0],
+                            &dX_out[0, 0, 0], &dW_ih_out[0, 0], &dW_hh_out[0, 0],
+                            &db_ih_out[0], &db_hh_out[0], T * B, I, H, 4 * H,
+                            n_threads)
+        free(dwp_chunks)
+    if err:
+        raise MemoryError("lstm_backward: could not allocate the per-thread state")

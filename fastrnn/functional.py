@@ -1,0 +1,609 @@
+"""Validated functional interface to the recurrent kernels.
+
+This is the line between Python and Cython (scikit-learn's ``_loss`` split): it checks
+every argument, makes arrays C-contiguous, dispatches on dtype (float32 or float64),
+allocates outputs and workspaces, and calls a kernel in ``fastrnn._kernels``.  Nothing
+above this module touches a pointer; nothing below it checks input.
+
+Notation: T steps, B batch, I input size, H hidden size, G gates per cell; arrays are
+time-major ``(T, B, .)``.  Parameters use PyTorch's layout: ``W_ih (G*H, I)``,
+``W_hh (G*H, H)``, ``b_ih, b_hh (G*H,)``, gate blocks stacked in PyTorch's order.
+
+Cells (``cell`` argument of :func:`forward`)::
+
+    "rnn_tanh", "rnn_relu"   G=1  h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
+    "lstm"                   G=4  gates i, f, g, o (PyTorch)
+    "lstm_peephole"          G=4  plus diagonal peepholes w_peep (3H,) = [p_i, p_f, p_o]:
+                                  c_{t-1} into i and f, c_t into o
+    "gru"                    G=3  PyTorch form r, z, n: n = tanh(W_in x + b_in + r*(W_hn h + b_hn))
+    "gru_cho"                G=3  Cho et al. 2014: n = tanh(W_in x + b_in + W_hn (r*h) + b_hn)
+    "gru_minimal"            G=2  update gate only (z, n), i.e. a GRU with r = 1
+
+Variable lengths: ``lengths`` (B,) in [1, T].  Steps past a sequence's length output zeros
+and leave its state unchanged, so ``h_n`` is the state at its last valid step.  With
+``reverse=True`` each sequence runs backwards within its own length (t = len-1 ... 0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from fastrnn import _threads
+from fastrnn._kernels import load_kernel
+from fastrnn._validation import (
+    as_float_array,
+    check_lengths,
+    check_shape,
+    common_dtype,
+    contiguous,
+)
+
+Array = NDArray[np.floating]
+
+GATE_NAMES: dict[str, tuple[str, ...]] = {
+    "rnn_tanh": (),
+    "rnn_relu": (),
+    "lstm": ("i", "f", "g", "o"),
+    "lstm_peephole": ("i", "f", "g", "o"),
+    "gru": ("r", "z", "n"),
+    "gru_cho": ("r", "z", "n"),
+    "gru_minimal": ("z", "n"),
+}
+GATE_COUNT: dict[str, int] = {c: max(1, len(g)) for c, g in GATE_NAMES.items()}
+CELLS: tuple[str, ...] = tuple(GATE_NAMES)
+_GRU_VARIANT = {"gru": 0, "gru_cho": 1, "gru_minimal": 2}
+
+
+@dataclass(frozen=True, eq=False)
+class ForwardState:
+    """What :func:`backward` needs, and what tracing and the explorer show.
+
+    ``gates`` holds the post-activation gate values (T, B, G*H), stored at the time index
+    they belong to (zero past each length); ``C`` the LSTM cell states (T, B, H);
+    ``aux`` (T, B, H) a GRU's extra saved term: ``W_hn h_{t-1} + b_hn`` for ``"gru"``,
+    ``r * h_{t-1}`` for ``"gru_cho"``, zeros for ``"gru_minimal"``.  The arrays belong
+    to this state; a later call never overwrites them.
+    """
+
+    cell: str
+    X: Array
+    h0: Array
+    c0: Array | None
+    W_ih: Array
+    W_hh: Array
+    w_peep: Array | None
+    has_bias: bool
+    lengths: NDArray[np.int64]
+    reverse: bool
+    n_threads: int
+    Y: Array
+    gates: Array | None
+    C: Array | None
+    aux: Array | None
+
+    @property
+    def gate_names(self) -> tuple[str, ...]:
+        return GATE_NAMES[self.cell]
+
+    def gate(self, name: str) -> Array:
+        """One gate's post-activation values, a (T, B, H) view of ``gates``."""
+        names = self.gate_names
+        if name not in names:
+            raise KeyError(
+                f"expected one of {names} for cell {self.cell!r}, got {name!r}"
+            )
+        H = self.h0.shape[1]
+        k = names.index(name)
+        assert self.gates is not None
+        return self.gates[:, :, k * H : (k + 1) * H]
+
+
+@dataclass(frozen=True, eq=False)
+class Gradients:
+    """Gradients returned by :func:`backward`; ``None`` where a cell has no such input."""
+
+    dX: Array
+    dh0: Array
+    dc0: Array | None
+    dW_ih: Array
+    dW_hh: Array
+    db_ih: Array | None
+    db_hh: Array | None
+    dw_peep: Array | None
+
+    def as_dict(self) -> dict[str, Array]:
+        """Non-None gradients keyed by field name (``"dX"``, ``"dW_ih"``, ...)."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if getattr(self, f.name) is not None
+        }
+
+
+def _prepare(
+    cell: str,
+    X: ArrayLike,
+    h0: ArrayLike | None,
+    c0: ArrayLike | None,
+    W_ih: ArrayLike,
+    W_hh: ArrayLike,
+    b_ih: ArrayLike | None,
+    b_hh: ArrayLike | None,
+    w_peep: ArrayLike | None,
+    lengths: ArrayLike | None,
+) -> dict:
+    """Validate and convert all forward inputs; returns contiguous arrays of one dtype."""
+    if cell not in GATE_NAMES:
+        raise ValueError(f"expected cell to be one of {CELLS}, got {cell!r}")
+    is_lstm = cell.startswith("lstm")
+    G = GATE_COUNT[cell]
+    arrays = {"X": as_float_array("X", X)}
+    arrays["W_ih"] = as_float_array("W_ih", W_ih)
+    arrays["W_hh"] = as_float_array("W_hh", W_hh)
+    check_shape("X", arrays["X"], (None, None, None), "(T, B, input_size)")
+    T, B, I = arrays["X"].shape
+    if T == 0:
+        raise ValueError(f"expected at least one time step, got X of shape {(T, B, I)}")
+    if B == 0:
+        raise ValueError(f"expected a non-empty batch, got X of shape {(T, B, I)}")
+    if I == 0:
+        raise ValueError(f"expected input_size >= 1, got X of shape {(T, B, I)}")
+    check_shape("W_hh", arrays["W_hh"], (None, None), "(G*hidden_size, hidden_size)")
+    H = arrays["W_hh"].shape[1]
+    if H == 0:
+        raise ValueError(
+            f"expected hidden_size >= 1, got W_hh of shape {arrays['W_hh'].shape}"
+        )
+    check_shape("W_hh", arrays["W_hh"], (G * H, H), f"for {cell} (G={G})")
+    check_shape("W_ih", arrays["W_ih"], (G * H, I), f"for {cell} (G={G})")
+    if (b_ih is None) != (b_hh is None):
+        raise ValueError(
+            "expected both b_ih and b_hh, or neither (bias=False), "
+            f"got b_ih={'None' if b_ih is None else 'array'}, "
+            f"b_hh={'None' if b_hh is None else 'array'}"
+        )
+    if b_ih is not None:
+        arrays["b_ih"] = as_float_array("b_ih", b_ih)
+        arrays["b_hh"] = as_float_array("b_hh", b_hh)
+        check_shape("b_ih", arrays["b_ih"], (G * H,))
+        check_shape("b_hh", arrays["b_hh"], (G * H,))
+    if h0 is not None:
+        arrays["h0"] = as_float_array("h0", h0)
+        check_shape("h0", arrays["h0"], (B, H), "(batch, hidden_size)")
+    if is_lstm and c0 is not None:
+        arrays["c0"] = as_float_array("c0", c0)
+        check_shape("c0", arrays["c0"], (B, H), "(batch, hidden_size)")
+    elif c0 is not None:
+        raise ValueError(
+            f"expected c0=None for cell {cell!r} (only LSTMs have a cell "
+            "state), got an array"
+        )
+    if cell == "lstm_peephole":
+        if w_peep is None:
+            raise ValueError(
+                "expected w_peep of shape (3*hidden_size,) for lstm_peephole, got None"
+            )
+        arrays["w_peep"] = as_float_array("w_peep", w_peep)
+        check_shape("w_peep", arrays["w_peep"], (3 * H,), "[p_i, p_f, p_o]")
+    elif w_peep is not None:
+        raise ValueError(f"expected w_peep=None for cell {cell!r}, got an array")
+    dtype = common_dtype(arrays)
+    out = {name: contiguous(a, dtype) for name, a in arrays.items()}
+    has_bias = "b_ih" in out
+    if not has_bias:
+        out["b_ih"] = out["b_hh"] = np.zeros(G * H, dtype)
+    out.setdefault("h0", np.zeros((B, H), dtype))
+    if is_lstm:
+        out.setdefault("c0", np.zeros((B, H), dtype))
+    out["w_peep"] = out.get("w_peep")
+    out.update(
+        lengths=check_lengths(lengths, T, B),
+        has_bias=has_bias,
+        dtype=dtype,
+        T=T,
+        B=B,
+        I=I,
+        H=H,
+        G=G,
+    )
+    return out
+
+
+def forward(
+    cell: str,
+    X: ArrayLike,
+    h0: ArrayLike | None,
+    W_ih: ArrayLike,
+    W_hh: ArrayLike,
+    b_ih: ArrayLike | None = None,
+    b_hh: ArrayLike | None = None,
+    *,
+    c0: ArrayLike | None = None,
+    w_peep: ArrayLike | None = None,
+    lengths: ArrayLike | None = None,
+    reverse: bool = False,
+    n_threads: int | None = None,
+) -> tuple[Array, Array, Array | None, ForwardState]:
+    """Run one recurrent layer (one direction) over a padded time-major batch.
+
+    Parameters
+    ----------
+    cell : one of :data:`CELLS`
+    X : ndarray of shape (T, B, I), float32 or float64
+    h0, c0 : ndarray of shape (B, H) or None (zeros); c0 only for LSTM cells
+    W_ih : ndarray of shape (G*H, I);  W_hh : ndarray of shape (G*H, H)
+    b_ih, b_hh : ndarray of shape (G*H,), or both None for no bias
+    w_peep : ndarray of shape (3H,) for ``"lstm_peephole"`` only
+    lengths : int array of shape (B,) in [1, T], or None for all T
+    reverse : process each sequence backwards within its length
+    n_threads : OpenMP threads (default :func:`fastrnn.get_num_threads`)
+
+    Returns
+    -------
+    Y : (T, B, H) outputs, zero past each length
+    h_n : (B, H) state after each sequence's last processed step
+    c_n : (B, H) LSTM cell state, or None
+    state : :class:`ForwardState` for :func:`backward` (and for tracing)
+    """
+    p = _prepare(cell, X, h0, c0, W_ih, W_hh, b_ih, b_hh, w_peep, lengths)
+    n_threads = _threads.check_n_threads(n_threads)
+    T, B, H, G, dtype = p["T"], p["B"], p["H"], p["G"], p["dtype"]
+    Y = np.zeros((T, B, H), dtype)
+    h_n = np.empty((B, H), dtype)
+    c_n = gates = C = aux = None
+    kernel = load_kernel(cell)
+    if cell.startswith("rnn"):
+        kernel.rnn_forward(
+            p["X"],
+            p["h0"],
+            p["W_ih"],
+            p["W_hh"],
+            p["b_ih"],
+            p["b_hh"],
+            p["lengths"],
+            reverse,
+            cell == "rnn_relu",
+            Y,
+            h_n,
+            n_threads,
+        )
+    elif cell.startswith("lstm"):
+        peephole = cell == "lstm_peephole"
+        w_peep_arr = p["w_peep"] if peephole else np.zeros(3 * H, dtype)
+        c_n = np.empty((B, H), dtype)
+        gates = np.zeros((T, B, G * H), dtype)
+        C = np.zeros((T, B, H), dtype)
+        kernel.lstm_forward(
+            p["X"],
+            p["h0"],
+            p["c0"],
+            p["W_ih"],
+            p["W_hh"],
+            p["b_ih"],
+            p["b_hh"],
+            w_peep_arr,
+            peephole,
+            p["lengths"],
+            reverse,
+            Y,
+            h_n,
+            c_n,
+            gates,
+            C,
+            n_threads,
+        )
+    else:
+        gates = np.zeros((T, B, G * H), dtype)
+        aux = np.zeros((T, B, H), dtype)
+        kernel.gru_forward(
+            p["X"],
+            p["h0"],
+            p["W_ih"],
+            p["W_hh"],
+            p["b_ih"],
+            p["b_hh"],
+            p["lengths"],
+            reverse,
+            _GRU_VARIANT[cell],
+            Y,
+            h_n,
+            gates,
+            aux,
+            n_threads,
+        )
+    state = ForwardState(
+        cell=cell,
+        X=p["X"],
+        h0=p["h0"],
+        c0=p.get("c0"),
+        W_ih=p["W_ih"],
+        W_hh=p["W_hh"],
+        w_peep=p["w_peep"],
+        has_bias=p["has_bias"],
+        lengths=p["lengths"],
+        reverse=bool(reverse),
+        n_threads=n_threads,
+        Y=Y,
+        gates=gates,
+        C=C,
+        aux=aux,
+    )
+    return Y, h_n, c_n, state
+
+
+def _grad_input(
+    name: str, value: ArrayLike | None, shape: tuple[int, ...], dtype: np.dtype
+) -> Array:
+    """An incoming gradient: zeros when None, else checked for shape and dtype."""
+    if value is None:
+        return np.zeros(shape, dtype)
+    array = as_float_array(name, value)
+    check_shape(name, array, shape)
+    if array.dtype != dtype:
+        raise TypeError(
+            f"expected {name} to have dtype {dtype} like the forward pass, "
+            f"got {array.dtype}"
+        )
+    return contiguous(array, dtype)
+
+
+def backward(
+    state: ForwardState,
+    dY: ArrayLike | None,
+    dh_n: ArrayLike | None = None,
+    dc_n: ArrayLike | None = None,
+    *,
+    n_threads: int | None = None,
+) -> Gradients:
+    """Backpropagation through time for a :func:`forward` call.
+
+    Parameters
+    ----------
+    state : the :class:`ForwardState` returned by :func:`forward`
+    dY : (T, B, H) gradient of the loss with respect to Y, or None (zeros).
+        Entries past a sequence's length are ignored (those outputs are constant zero).
+    dh_n, dc_n : (B, H) gradients with respect to the final states, or None (zeros)
+    n_threads : default: the forward call's thread count
+
+    Returns
+    -------
+    :class:`Gradients` with dX (T, B, I), dh0 (B, H), dc0, dW_ih, dW_hh, db_ih, db_hh
+    (None without bias) and dw_peep (peephole LSTM only).
+    """
+    if not isinstance(state, ForwardState):
+        raise TypeError(
+            f"expected a ForwardState from fastrnn.functional.forward, "
+            f"got {type(state).__name__}"
+        )
+    cell = state.cell
+    T, B, I = state.X.shape
+    H = state.h0.shape[1]
+    G = GATE_COUNT[cell]
+    dtype = state.Y.dtype
+    dY = _grad_input("dY", dY, (T, B, H), dtype)
+    dh_n = _grad_input("dh_n", dh_n, (B, H), dtype)
+    is_lstm = cell.startswith("lstm")
+    if is_lstm:
+        dc_n = _grad_input("dc_n", dc_n, (B, H), dtype)
+    elif dc_n is not None:
+        raise ValueError(f"expected dc_n=None for cell {cell!r}, got an array")
+    n_threads = (
+        state.n_threads if n_threads is None else _threads.check_n_threads(n_threads)
+    )
+    dX = np.empty((T, B, I), dtype)
+    dh0 = np.empty((B, H), dtype)
+    dW_ih = np.empty((G * H, I), dtype)
+    dW_hh = np.empty((G * H, H), dtype)
+    db_ih = np.empty(G * H, dtype)
+    db_hh = np.empty(G * H, dtype)
+    dc0 = dw_peep = None
+    dA = np.empty((T, B, G * H), dtype)
+    Hprev = np.empty((T, B, H), dtype)
+    kernel = load_kernel(cell)
+    if cell.startswith("rnn"):
+        kernel.rnn_backward(
+            state.X,
+            state.h0,
+            state.W_ih,
+            state.W_hh,
+            state.lengths,
+            state.reverse,
+            cell == "rnn_relu",
+            state.Y,
+            dY,
+            dh_n,
+            dX,
+            dh0,
+            dW_ih,
+            dW_hh,
+            db_ih,
+            db_hh,
+            dA,
+            Hprev,
+            n_threads,
+        )
+    elif is_lstm:
+        peephole = cell == "lstm_peephole"
+        w_peep = state.w_peep if peephole else np.zeros(3 * H, dtype)
+        dc0 = np.empty((B, H), dtype)
+        dw_peep_buf = np.empty(3 * H, dtype)
+        kernel.lstm_backward(
+            state.X,
+            state.h0,
+            state.c0,
+            state.W_ih,
+            state.W_hh,
+            w_peep,
+            peephole,
+            state.lengths,
+            state.reverse,
+            state.Y,
+            state.gates,
+            state.C,
+            dY,
+            dh_n,
+            dc_n,
+            dX,
+            dh0,
+            dc0,
+            dW_ih,
+            dW_hh,
+            db_ih,
+            db_hh,
+            dw_peep_buf,
+            dA,
+            Hprev,
+            n_threads,
+        )
+        if peephole:
+            dw_peep = dw_peep_buf
+    else:
+        dA_hh = np.empty((T, B, G * H), dtype)
+        RH = np.empty((T, B, H), dtype)
+        kernel.gru_backward(
+            state.X,
+            state.h0,
+            state.W_ih,
+            state.W_hh,
+            state.lengths,
+            state.reverse,
+            _GRU_VARIANT[cell],
+            state.Y,
+            state.gates,
+            state.aux,
+            dY,
+            dh_n,
+            dX,
+            dh0,
+            dW_ih,
+            dW_hh,
+            db_ih,
+            db_hh,
+            dA,
+            dA_hh,
+            Hprev,
+            RH,
+            n_threads,
+        )
+    if not state.has_bias:
+        db_ih = db_hh = None
+    return Gradients(
+        dX=dX,
+        dh0=dh0,
+        dc0=dc0,
+        dW_ih=dW_ih,
+        dW_hh=dW_hh,
+        db_ih=db_ih,
+        db_hh=db_hh,
+        dw_peep=dw_peep,
+    )
+
+
+def rnn_forward(
+    X,
+    h0,
+    W_ih,
+    W_hh,
+    b_ih=None,
+    b_hh=None,
+    *,
+    nonlinearity="tanh",
+    lengths=None,
+    reverse=False,
+    n_threads=None,
+):
+    """Vanilla RNN; ``nonlinearity`` is ``"tanh"`` or ``"relu"``.
+
+    Returns ``(Y, h_n, state)``; see :func:`forward` for shapes.
+    """
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(
+            f"expected nonlinearity 'tanh' or 'relu', got {nonlinearity!r}"
+        )
+    Y, h_n, _, state = forward(
+        f"rnn_{nonlinearity}",
+        X,
+        h0,
+        W_ih,
+        W_hh,
+        b_ih,
+        b_hh,
+        lengths=lengths,
+        reverse=reverse,
+        n_threads=n_threads,
+    )
+    return Y, h_n, state
+
+
+def lstm_forward(
+    X,
+    h0,
+    c0,
+    W_ih,
+    W_hh,
+    b_ih=None,
+    b_hh=None,
+    *,
+    w_peep=None,
+    lengths=None,
+    reverse=False,
+    n_threads=None,
+):
+    """LSTM (gates i, f, g, o); pass ``w_peep`` (3H,) for peephole connections.
+
+    Returns ``(Y, h_n, c_n, state)``; see :func:`forward` for shapes.
+    """
+    cell = "lstm" if w_peep is None else "lstm_peephole"
+    return forward(
+        cell,
+        X,
+        h0,
+        W_ih,
+        W_hh,
+        b_ih,
+        b_hh,
+        c0=c0,
+        w_peep=w_peep,
+        lengths=lengths,
+        reverse=reverse,
+        n_threads=n_threads,
+    )
+
+
+def gru_forward(
+    X,
+    h0,
+    W_ih,
+    W_hh,
+    b_ih=None,
+    b_hh=None,
+    *,
+    variant="pytorch",
+    lengths=None,
+    reverse=False,
+    n_threads=None,
+):
+    """GRU; ``variant`` is ``"pytorch"`` (reset after the product), ``"cho"`` or
+    ``"minimal"`` (update gate only, G=2).
+
+    Returns ``(Y, h_n, state)``; see :func:`forward` for shapes.
+    """
+    cells = {"pytorch": "gru", "cho": "gru_cho", "minimal": "gru_minimal"}
+    if variant not in cells:
+        raise ValueError(f"expected variant in {tuple(cells)}, got {variant!r}")
+    Y, h_n, _, state = forward(
+        cells[variant],
+        X,
+        h0,
+        W_ih,
+        W_hh,
+        b_ih,
+        b_hh,
+        lengths=lengths,
+        reverse=reverse,
+        n_threads=n_threads,
+    )
+    return Y, h_n, state

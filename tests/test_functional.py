@@ -1,0 +1,146 @@
+"""fastrnn.functional: every bad input raises a clear error before reaching a kernel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _cases import make_case, run_kernel
+
+from fastrnn import functional as F
+
+
+@pytest.fixture
+def case(rng):
+    return make_case("lstm", T=4, B=3, I=2, H=5, rng=rng)
+
+
+def call(case, cell="lstm", **overrides):
+    return run_kernel(cell, {**case, **overrides})
+
+
+@pytest.mark.parametrize("name", ["X", "h0", "c0", "W_ih", "W_hh", "b_ih", "b_hh"])
+def test_integer_arrays_are_rejected(case, name):
+    with pytest.raises(
+        TypeError, match=f"expected {name} to have dtype float32 or float64, got int64"
+    ):
+        call(case, **{name: case[name].astype(np.int64)})
+
+
+def test_mixed_float_dtypes_are_rejected(case):
+    with pytest.raises(
+        TypeError, match="expected all arrays to share one dtype.*W_hh float32"
+    ):
+        call(case, W_hh=case["W_hh"].astype(np.float32))
+
+
+@pytest.mark.parametrize(
+    ("name", "shape", "message"),
+    [
+        ("X", (4, 3), "expected X to have 3 dimensions"),
+        ("h0", (3, 4), r"expected h0 of shape \(3, 5\)"),
+        ("c0", (2, 5), r"expected c0 of shape \(3, 5\)"),
+        ("W_ih", (20, 3), r"expected W_ih of shape \(20, 2\)"),
+        ("W_hh", (15, 5), r"expected W_hh of shape \(20, 5\)"),
+        ("b_ih", (19,), r"expected b_ih of shape \(20,\)"),
+        ("b_hh", (20, 1), "expected b_hh to have 1 dimensions"),
+    ],
+)
+def test_wrong_shapes_name_the_argument(case, name, shape, message):
+    with pytest.raises(ValueError, match=message):
+        call(case, **{name: np.zeros(shape)})
+
+
+@pytest.mark.parametrize("lengths", [[0, 1, 2], [1, 5, 2], [-1, 2, 2]])
+def test_lengths_outside_range(case, lengths):
+    with pytest.raises(ValueError, match=r"expected every length in \[1, T=4\]"):
+        call(case, lengths=np.array(lengths))
+
+
+def test_lengths_wrong_shape_and_dtype(case):
+    with pytest.raises(ValueError, match=r"expected lengths of shape \(3,\)"):
+        call(case, lengths=np.array([1, 2]))
+    with pytest.raises(
+        TypeError, match="expected lengths to be integers, got dtype float64"
+    ):
+        call(case, lengths=np.array([1.0, 2.0, 3.0]))
+    with pytest.raises(TypeError, match="expected lengths to be integers"):
+        call(case, lengths=np.array([True, True, True]))
+
+
+@pytest.mark.parametrize("shape", [(4, 0, 2), (0, 3, 2), (4, 3, 0)])
+def test_empty_inputs(case, shape):
+    with pytest.raises(ValueError, match="expected"):
+        call(case, X=np.zeros(shape))
+
+
+def test_unknown_cell_and_misplaced_arguments(case, rng):
+    with pytest.raises(ValueError, match="expected cell to be one of"):
+        call(case, cell="transformer")
+    gru = make_case("gru", T=4, B=3, I=2, H=5, rng=rng)
+    with pytest.raises(ValueError, match="expected c0=None"):
+        call(gru, cell="gru", c0=np.zeros((3, 5)))
+    with pytest.raises(ValueError, match="expected w_peep"):
+        call(case, cell="lstm_peephole")
+    with pytest.raises(ValueError, match="expected w_peep=None"):
+        call(case, w_peep=np.zeros(15))
+    with pytest.raises(ValueError, match="expected both b_ih and b_hh"):
+        call(case, b_ih=None)
+
+
+def test_bad_n_threads(case):
+    with pytest.raises(ValueError, match="expected n_threads >= 1, got 0"):
+        F.forward("lstm", case["X"], None, case["W_ih"], case["W_hh"], n_threads=0)
+    with pytest.raises(TypeError, match="expected n_threads to be an int"):
+        F.forward("lstm", case["X"], None, case["W_ih"], case["W_hh"], n_threads=1.5)
+
+
+def test_non_contiguous_inputs_are_accepted(case):
+    want, *_ = call(case)
+    X_t = np.asfortranarray(case["X"])
+    W = np.ascontiguousarray(case["W_hh"].T).T  # same values, Fortran order
+    got, *_ = call(case, X=X_t, W_hh=W)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_optional_initial_states_default_to_zero(case):
+    Y, *_ = F.forward("lstm", case["X"], None, case["W_ih"], case["W_hh"])
+    zeros = np.zeros_like(case["h0"])
+    Y0, *_ = call(case, h0=zeros, c0=zeros, b_ih=None, b_hh=None)
+    np.testing.assert_array_equal(Y, Y0)
+
+
+def test_backward_checks_its_inputs(case):
+    Y, _, _, state = call(case)
+    with pytest.raises(ValueError, match=r"expected dY of shape \(4, 3, 5\)"):
+        F.backward(state, np.zeros((4, 3, 4)))
+    with pytest.raises(
+        TypeError,
+        match="expected dY to have dtype float64 like the forward pass, got float32",
+    ):
+        F.backward(state, np.zeros((4, 3, 5), np.float32))
+    with pytest.raises(TypeError, match="expected a ForwardState"):
+        F.backward({"Y": Y}, np.zeros_like(Y))
+    grads = F.backward(state, None)  # no incoming gradient: all zero
+    assert not grads.dX.any() and not grads.dW_hh.any()
+
+
+def test_wrappers(rng):
+    rnn = make_case("rnn_relu", T=3, B=2, I=2, H=3, rng=rng)
+    Y, h_n, state = F.rnn_forward(
+        rnn["X"], rnn["h0"], rnn["W_ih"], rnn["W_hh"], nonlinearity="relu"
+    )
+    assert state.cell == "rnn_relu" and Y.shape == (3, 2, 3)
+    with pytest.raises(ValueError, match="expected nonlinearity"):
+        F.rnn_forward(rnn["X"], None, rnn["W_ih"], rnn["W_hh"], nonlinearity="gelu")
+    gru = make_case("gru_minimal", T=3, B=2, I=2, H=3, rng=rng)
+    *_, state = F.gru_forward(
+        gru["X"], None, gru["W_ih"], gru["W_hh"], variant="minimal"
+    )
+    assert state.gate_names == ("z", "n")
+    with pytest.raises(ValueError, match="expected variant"):
+        F.gru_forward(gru["X"], None, gru["W_ih"], gru["W_hh"], variant="lstm")
+    lstm = make_case("lstm_peephole", T=3, B=2, I=2, H=3, rng=rng)
+    *_, state = F.lstm_forward(
+        lstm["X"], None, None, lstm["W_ih"], lstm["W_hh"], w_peep=lstm["w_peep"]
+    )
+    assert state.cell == "lstm_peephole"

@@ -1,0 +1,216 @@
+"""Every compiled kernel against the float64 NumPy reference (fastrnn._reference).
+
+Forward outputs, final states, saved gates and cell states, and every gradient, for all
+cells, with and without lengths, forward and reverse, n_threads 1 and 2, float64 and
+float32, plus edge shapes and float64 directional gradient checks of the kernels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _cases import loss_weights, make_case, run_kernel
+from numpy.testing import assert_allclose
+
+from fastrnn import _reference as ref
+from fastrnn import functional as F
+from fastrnn.gradcheck import directional_check
+
+CELLS = F.CELLS
+# float32 kernels are compared with the float64 reference
+TOL = {
+    np.float64: {"rtol": 1e-10, "atol": 1e-12},
+    np.float32: {"rtol": 1e-5, "atol": 2e-5},
+}
+GRAD_NAMES = {
+    "X": "dX",
+    "h0": "dh0",
+    "c0": "dc0",
+    "W_ih": "dW_ih",
+    "W_hh": "dW_hh",
+    "b_ih": "db_ih",
+    "b_hh": "db_hh",
+    "w_peep": "dw_peep",
+}
+
+
+def reference(cell, case, reverse, R):
+    args = {
+        k: None if v is None else np.asarray(v, np.float64) for k, v in case.items()
+    }
+    kw = dict(
+        c0=args["c0"], w_peep=args["w_peep"], lengths=args["lengths"], reverse=reverse
+    )
+    params = (
+        args["X"],
+        args["h0"],
+        args["W_ih"],
+        args["W_hh"],
+        args["b_ih"],
+        args["b_hh"],
+    )
+    out = ref.forward(cell, *params, **kw)
+    R64 = {k: None if v is None else v.astype(np.float64) for k, v in R.items()}
+    grads = ref.backward(cell, R64["dY"], R64["dh_n"], R64["dc_n"], *params, **kw)
+    return out, grads
+
+
+def check_against_reference(cell, case, reverse, n_threads, dtype, rng):
+    T, B, _ = case["X"].shape
+    H = case["h0"].shape[1]
+    R = loss_weights(cell, T, B, H, rng, dtype)
+    Y, h_n, c_n, state = run_kernel(cell, case, reverse=reverse, n_threads=n_threads)
+    grads = F.backward(state, R["dY"], R["dh_n"], R["dc_n"])
+    want, want_grads = reference(cell, case, reverse, R)
+    tol = TOL[dtype]
+    assert Y.dtype == dtype and h_n.dtype == dtype
+    assert_allclose(Y, want["Y"], **tol, err_msg="Y")
+    assert_allclose(h_n, want["h_n"], **tol, err_msg="h_n")
+    if cell.startswith("lstm"):
+        assert_allclose(c_n, want["c_n"], **tol, err_msg="c_n")
+        assert_allclose(state.C, want["C"], **tol, err_msg="C")
+    else:
+        assert c_n is None
+    if F.GATE_NAMES[cell]:
+        assert_allclose(state.gates, want["gates"], **tol, err_msg="gates")
+    for gname in GRAD_NAMES.values():
+        got = getattr(grads, gname)
+        if want_grads[gname] is None:
+            assert got is None, gname
+            continue
+        scale = max(1.0, float(np.abs(want_grads[gname]).max()))
+        assert got.dtype == dtype, gname
+        assert_allclose(
+            got,
+            want_grads[gname],
+            rtol=tol["rtol"],
+            atol=tol["atol"] * scale,
+            err_msg=gname,
+        )
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("lengths", [None, "random"])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_matches_reference_float64(cell, lengths, reverse, n_threads, rng):
+    case = make_case(cell, T=7, B=5, I=3, H=4, rng=rng, lengths=lengths)
+    check_against_reference(cell, case, reverse, n_threads, np.float64, rng)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("lengths", [None, "random"])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_matches_reference_float32(cell, lengths, reverse, rng):
+    case = make_case(
+        cell, T=6, B=4, I=5, H=6, rng=rng, dtype=np.float32, lengths=lengths
+    )
+    check_against_reference(cell, case, reverse, 2, np.float32, rng)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize(
+    "shape",
+    [(1, 3, 2, 4), (5, 1, 2, 3), (4, 3, 2, 1), (1, 1, 1, 1), (9, 7, 13, 11)],
+    ids=["T1", "B1", "H1", "all1", "odd"],
+)
+def test_edge_shapes(cell, shape, rng):
+    T, B, I, H = shape
+    case = make_case(cell, T, B, I, H, rng, lengths="random")
+    check_against_reference(cell, case, True, 2, np.float64, rng)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_more_threads_than_rows(cell, rng):
+    case = make_case(cell, T=3, B=2, I=2, H=3, rng=rng, lengths="random")
+    check_against_reference(cell, case, False, 8, np.float64, rng)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_no_bias(cell, rng):
+    case = make_case(cell, T=4, B=3, I=2, H=3, rng=rng)
+    case["b_ih"] = case["b_hh"] = None
+    Y, h_n, _, state = run_kernel(cell, case)
+    zero = np.zeros(case["W_hh"].shape[0])
+    want = ref.forward(
+        cell,
+        case["X"],
+        case["h0"],
+        case["W_ih"],
+        case["W_hh"],
+        zero,
+        zero,
+        c0=case["c0"],
+        w_peep=case["w_peep"],
+    )
+    assert_allclose(Y, want["Y"], rtol=1e-12, atol=1e-12)
+    grads = F.backward(state, np.ones_like(Y))
+    assert grads.db_ih is None and grads.db_hh is None
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("reverse", [False, True])
+def test_kernel_gradients_by_finite_differences(cell, reverse, rng):
+    """Directional float64 checks of the kernels themselves, on a larger shape."""
+    case = make_case(cell, T=12, B=6, I=9, H=10, rng=rng, lengths="random")
+    R = loss_weights(cell, 12, 6, 10, rng)
+    names = [k for k in GRAD_NAMES if case[k] is not None]
+
+    def loss(params):
+        Y, h_n, c_n, _ = run_kernel(cell, {**case, **params}, reverse=reverse)
+        value = np.sum(R["dY"] * Y) + np.sum(R["dh_n"] * h_n)
+        return float(value + (np.sum(R["dc_n"] * c_n) if c_n is not None else 0.0))
+
+    _, _, _, state = run_kernel(cell, case, reverse=reverse)
+    grads = F.backward(state, R["dY"], R["dh_n"], R["dc_n"])
+    directional_check(
+        loss,
+        {k: case[k] for k in names},
+        {k: getattr(grads, GRAD_NAMES[k]) for k in names},
+        n_directions=2,
+        rng=rng,
+    )
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_threads_agree_and_runs_repeat(cell, dtype, rng):
+    case = make_case(cell, T=10, B=9, I=6, H=8, rng=rng, dtype=dtype, lengths="random")
+    R = loss_weights(cell, 10, 9, 8, rng, dtype)
+    results = []
+    for n_threads in (1, 2, 2):
+        Y, h_n, _, state = run_kernel(cell, case, reverse=True, n_threads=n_threads)
+        grads = F.backward(state, R["dY"], R["dh_n"], R["dc_n"]).as_dict()
+        results.append({"Y": Y, "h_n": h_n, **grads})
+    one, two, again = results
+    tol = (
+        {"rtol": 1e-5, "atol": 1e-5}
+        if dtype == np.float32
+        else {"rtol": 1e-12, "atol": 1e-12}
+    )
+    for name in one:
+        assert_allclose(two[name], one[name], **tol, err_msg=name)
+        np.testing.assert_array_equal(again[name], two[name], err_msg=name)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_outputs_are_zero_past_lengths(cell, rng):
+    case = make_case(cell, T=6, B=4, I=3, H=5, rng=rng, lengths="random")
+    for reverse in (False, True):
+        Y, h_n, _, state = run_kernel(cell, case, reverse=reverse)
+        for b, L in enumerate(case["lengths"]):
+            assert not Y[L:, b].any()
+            if state.gates is not None:
+                assert not state.gates[L:, b].any()
+            last = 0 if reverse else L - 1
+            assert_allclose(h_n[b], Y[last, b], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_gate_views(cell, rng):
+    case = make_case(cell, T=3, B=2, I=2, H=3, rng=rng)
+    _, _, _, state = run_kernel(cell, case)
+    for k, name in enumerate(state.gate_names):
+        assert_allclose(state.gate(name), state.gates[:, :, 3 * k : 3 * k + 3])
+    with pytest.raises(KeyError, match="expected one of"):
+        state.gate("nope")
