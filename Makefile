@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml setup.py
 	@PYTHON=$(PYTHON) sh .ci/setup-system.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q "setuptools>=77" wheel "cython>=3.0" "numpy>=2.0" "scipy>=1.11"
+	$(PIP) install -q "setuptools>=77" wheel "cython>=3.0" "numpy>=2.0" "blis>=1.0,<2"
 	$(PIP) install -q $(TORCH)
 	$(PIP) install -q --no-build-isolation -e ".[gui,test]"
 	touch $(STAMP)

@@ -11,6 +11,7 @@ import glob
 import os
 import shlex
 import sys
+import sysconfig
 
 import numpy
 from Cython.Build import cythonize
@@ -42,6 +43,10 @@ def extensions() -> list[Extension]:
         # -fno-trapping-math lets gcc if-convert and vectorise the gate loops (we never
         # rely on floating-point exceptions)
         compile_args = ["-O3", "-fno-trapping-math", *compile_args]
+        if "gcc" in (os.environ.get("CC") or sysconfig.get_config_var("CC") or ""):
+            # gcc gives up vectorising a gate loop that reads/writes more than 10
+            # pointers unless it may emit more runtime overlap checks (one per row)
+            compile_args.append("--param=vect-max-version-for-alias-checks=200")
     compile_args += shlex.split(os.environ.get("FASTRNN_EXTRA_COMPILE_ARGS", ""))
     only = [k for k in os.environ.get("FASTRNN_KERNELS", "").split(",") if k]
     return [
