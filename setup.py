@@ -42,7 +42,10 @@ def extensions() -> list[Extension]:
     if sys.platform != "win32":
         # -fno-trapping-math lets gcc if-convert and vectorise the gate loops (we never
         # rely on floating-point exceptions)
-        compile_args = ["-O3", "-fno-trapping-math", *compile_args]
+        # -fno-wrapv undoes CPython's -fwrapv, under which gcc refuses to vectorise the
+        # integer exponent arithmetic of fr_expf (fastrnn_math.h); no kernel relies on
+        # signed overflow wrapping
+        compile_args = ["-O3", "-fno-wrapv", "-fno-trapping-math", *compile_args]
         if "gcc" in (os.environ.get("CC") or sysconfig.get_config_var("CC") or ""):
             # gcc gives up vectorising a gate loop that reads/writes more than 10
             # pointers unless it may emit more runtime overlap checks (one per row)

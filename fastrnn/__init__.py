@@ -1,14 +1,53 @@
 """fastrnn: Cython/OpenMP recurrent neural networks for the CPU."""
 
-from fastrnn import functional
+from fastrnn import functional, random
+from fastrnn._ops import exp, log, log_softmax, relu, sigmoid, softmax, tanh
+from fastrnn._shape_ops import cat, concat, stack
 from fastrnn._threads import get_num_threads, openmp_enabled, set_num_threads
+from fastrnn.random import manual_seed
+from fastrnn.tensor import (
+    Function,
+    Tensor,
+    enable_grad,
+    get_default_dtype,
+    is_grad_enabled,
+    no_grad,
+    ones,
+    set_default_dtype,
+    set_grad_enabled,
+    tensor,
+    zeros,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Function",
+    "Tensor",
     "__version__",
+    "cat",
+    "concat",
+    "enable_grad",
+    "exp",
     "functional",
+    "get_default_dtype",
     "get_num_threads",
+    "is_grad_enabled",
+    "log",
+    "log_softmax",
+    "manual_seed",
+    "no_grad",
+    "ones",
     "openmp_enabled",
+    "random",
+    "relu",
+    "set_default_dtype",
+    "set_grad_enabled",
     "set_num_threads",
+    "sigmoid",
+    "softmax",
+    "stack",
+    "tanh",
+    "tensor",
+    "zeros",
 ]

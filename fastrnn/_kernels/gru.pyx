@@ -60,8 +60,12 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
-from fastrnn._kernels._activations cimport fr_ftz_enter, fr_ftz_exit, sigmoid, tanh_
+from fastrnn._kernels._activations cimport fr_ftz_enter, fr_ftz_exit
 from fastrnn._kernels._blas cimport gemm
+from fastrnn._kernels._gates cimport (gru_backward_row, gru_cho_backward_nz_row,
+                                      gru_cho_backward_r_row, gru_cho_forward_n_row,
+                                      gru_cho_forward_rz_row, gru_forward_row,
+                                      gru_minimal_backward_row, gru_minimal_forward_row)
 from fastrnn._kernels._loops cimport (chunk_start, column_sums, n_chunks_for,
                                       parameter_grads, prev_time_index, project_inputs,
                                       time_index, zero_row)
@@ -81,7 +85,7 @@ cdef int _forward_chunk_pytorch(
     floating* GATES,        # IN-OUT (T, B, 3H)
     floating* AUX,          # OUT (T, B, H)  W_hn h_prev + b_hn
 ) noexcept nogil:
-    cdef int Bc = b1 - b0, N = 3 * H, s, r, j, t, b
+    cdef int Bc = b1 - b0, N = 3 * H, s, r, t, b
     cdef floating* h = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
     cdef floating* S = <floating*>malloc(<size_t>Bc * N * sizeof(floating))
     cdef floating* a
@@ -90,7 +94,6 @@ cdef int _forward_chunk_pytorch(
     cdef floating* hr
     cdef const floating* sr
     cdef const floating* b_hn = b_hh + 2 * H
-    cdef floating rg, zg, ng, hn
     cdef long long row
     cdef unsigned int csr = fr_ftz_enter()
     if h == NULL or S == NULL:
@@ -117,21 +120,8 @@ cdef int _forward_chunk_pytorch(
             aux = AUX + row * H
             hr = h + r * H
             sr = S + r * N
-            for j in range(H):
-                # 1c: r, z
-                rg = sigmoid(a[j] + sr[j])
-                zg = sigmoid(a[H + j] + sr[H + j])
-                # 1d: n = tanh(a_n + r * (W_hn h_prev + b_hn))
-                hn = sr[2 * H + j] + b_hn[j]
-                ng = tanh_(a[2 * H + j] + rg * hn)
-                a[j] = rg
-                a[H + j] = zg
-                a[2 * H + j] = ng
-                aux[j] = hn
-                # 2: h_t = (1 - z) n + z h_prev
-                ng = ng + zg * (hr[j] - ng)
-                y[j] = ng
-                hr[j] = ng
+            # 1c-2: r, z, n, h_t (fastrnn_gates_impl.h)
+            gru_forward_row(H, a, sr, b_hn, aux, hr, y)
     memcpy(h_n + <long long>b0 * H, h, <size_t>Bc * H * sizeof(floating))
     free(h)
     free(S)
@@ -147,7 +137,7 @@ cdef int _forward_chunk_cho(
     floating* GATES,        # IN-OUT (T, B, 3H)
     floating* AUX,          # OUT (T, B, H)  r * h_prev
 ) noexcept nogil:
-    cdef int Bc = b1 - b0, N = 3 * H, s, r, j, t, b
+    cdef int Bc = b1 - b0, N = 3 * H, s, r, t, b
     cdef floating* h = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
     cdef floating* S = <floating*>malloc(<size_t>Bc * 2 * H * sizeof(floating))
     cdef floating* rh = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
@@ -157,7 +147,6 @@ cdef int _forward_chunk_cho(
     cdef floating* hr
     cdef floating* rhr
     cdef const floating* sr
-    cdef floating rg, zg, ng
     cdef long long row
     cdef unsigned int csr = fr_ftz_enter()
     if h == NULL or S == NULL or rh == NULL or Sn == NULL:
@@ -186,13 +175,8 @@ cdef int _forward_chunk_cho(
             a = GATES + row * N
             hr = h + r * H
             sr = S + r * 2 * H
-            for j in range(H):
-                # 1c: r, z and the reset state r * h_prev
-                rg = sigmoid(a[j] + sr[j])
-                zg = sigmoid(a[H + j] + sr[H + j])
-                a[j] = rg
-                a[H + j] = zg
-                rhr[j] = rg * hr[j]
+            # 1c: r, z and the reset state r * h_prev (fastrnn_gates_impl.h)
+            gru_cho_forward_rz_row(H, a, sr, hr, rhr)
             memcpy(AUX + row * H, rhr, H * sizeof(floating))
         # 1d: Sn = (r * h_prev) @ W_hn^T (rows 2H..3H of W_hh)
         gemm(False, True, Bc, H, H, 1, rh, H, W_hh + 2 * H * H, H, 0, Sn, H)
@@ -206,14 +190,8 @@ cdef int _forward_chunk_cho(
             y = Y + row * H
             hr = h + r * H
             sr = Sn + r * H
-            for j in range(H):
-                # 1d: n = tanh(a_n + W_hn (r * h_prev))
-                ng = tanh_(a[2 * H + j] + sr[j])
-                a[2 * H + j] = ng
-                # 2: h_t = (1 - z) n + z h_prev
-                ng = ng + a[H + j] * (hr[j] - ng)
-                y[j] = ng
-                hr[j] = ng
+            # 1d-2: n = tanh(a_n + W_hn (r * h_prev)), h_t (fastrnn_gates_impl.h)
+            gru_cho_forward_n_row(H, a, sr, hr, y)
     memcpy(h_n + <long long>b0 * H, h, <size_t>Bc * H * sizeof(floating))
     free(h)
     free(S)
@@ -231,14 +209,13 @@ cdef int _forward_chunk_minimal(
     floating* GATES,        # IN-OUT (T, B, 2H)
     floating* AUX,          # OUT (T, B, H)  zero
 ) noexcept nogil:
-    cdef int Bc = b1 - b0, N = 2 * H, s, r, j, t, b
+    cdef int Bc = b1 - b0, N = 2 * H, s, r, t, b
     cdef floating* h = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
     cdef floating* S = <floating*>malloc(<size_t>Bc * N * sizeof(floating))
     cdef floating* a
     cdef floating* y
     cdef floating* hr
     cdef const floating* sr
-    cdef floating zg, ng
     cdef long long row
     cdef unsigned int csr = fr_ftz_enter()
     if h == NULL or S == NULL:
@@ -265,16 +242,8 @@ cdef int _forward_chunk_minimal(
             y = Y + row * H
             hr = h + r * H
             sr = S + r * N
-            for j in range(H):
-                # 1c, 1d: z, n
-                zg = sigmoid(a[j] + sr[j])
-                ng = tanh_(a[H + j] + sr[H + j])
-                a[j] = zg
-                a[H + j] = ng
-                # 2: h_t = (1 - z) n + z h_prev
-                ng = ng + zg * (hr[j] - ng)
-                y[j] = ng
-                hr[j] = ng
+            # 1c-2: z, n, h_t (fastrnn_gates_impl.h)
+            gru_minimal_forward_row(H, a, sr, hr, y)
     memcpy(h_n + <long long>b0 * H, h, <size_t>Bc * H * sizeof(floating))
     free(h)
     free(S)
@@ -311,7 +280,7 @@ cdef int _backward_chunk_pytorch(
     floating* RH,           # OUT (T, B, H)  zero
     floating* dh0,          # OUT (B, H)
 ) noexcept nogil:
-    cdef int Bc = b1 - b0, N = 3 * H, s, r, j, t, b
+    cdef int Bc = b1 - b0, N = 3 * H, s, r, t, b
     cdef floating* dh = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
     cdef floating* D = <floating*>malloc(<size_t>Bc * N * sizeof(floating))
     cdef const floating* g
@@ -321,7 +290,6 @@ cdef int _backward_chunk_pytorch(
     cdef floating* da
     cdef floating* dd
     cdef floating* dhr
-    cdef floating rg, zg, ng, dht, dan, daz, dar
     cdef long long row
     cdef unsigned int csr = fr_ftz_enter()
     if dh == NULL or D == NULL:
@@ -350,24 +318,8 @@ cdef int _backward_chunk_pytorch(
             hp = _h_prev(h0, Y, t, b, B, H, lengths[b], reverse)
             da = dA + row * N
             dhr = dh + r * H
-            for j in range(H):
-                rg = g[j]
-                zg = g[H + j]
-                ng = g[2 * H + j]
-                # 2: dh_tot = dY_t + dh; dn, dz; dh_prev = dh_tot z (+ 1b below)
-                dht = dhr[j] + dy[j]
-                # 1d: da_n = dn (1 - n^2); dr = da_n * AUX
-                dan = dht * (1 - zg) * (1 - ng * ng)
-                # 1c: da_r, da_z
-                dar = dan * aux[j] * rg * (1 - rg)
-                daz = dht * (hp[j] - ng) * zg * (1 - zg)
-                da[j] = dar
-                da[H + j] = daz
-                da[2 * H + j] = dan
-                dd[j] = dar
-                dd[H + j] = daz
-                dd[2 * H + j] = dan * rg
-                dhr[j] = dht * zg
+            # 2-1c: dh_tot, da_n, da_r, da_z; dh_prev = dh_tot z (+ 1b below)
+            gru_backward_row(H, g, aux, dy, hp, dhr, da, dd)
             memcpy(dA_hh + row * N, dd, N * sizeof(floating))
             memcpy(Hprev + row * H, hp, H * sizeof(floating))
             zero_row(RH + row * H, H)
@@ -393,7 +345,7 @@ cdef int _backward_chunk_cho(
     floating* RH,           # OUT (T, B, H)  r * h_prev
     floating* dh0,          # OUT (B, H)
 ) noexcept nogil:
-    cdef int Bc = b1 - b0, N = 3 * H, s, r, j, t, b
+    cdef int Bc = b1 - b0, N = 3 * H, s, r, t, b
     cdef floating* dh = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
     cdef floating* Drz = <floating*>malloc(<size_t>Bc * 2 * H * sizeof(floating))
     cdef floating* Dn = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
@@ -407,7 +359,6 @@ cdef int _backward_chunk_cho(
     cdef floating* dn
     cdef floating* dhr
     cdef floating* rh
-    cdef floating rg, zg, ng, dht, dar
     cdef long long row
     cdef unsigned int csr = fr_ftz_enter()
     if dh == NULL or Drz == NULL or Dn == NULL or Drh == NULL:
@@ -438,16 +389,8 @@ cdef int _backward_chunk_cho(
             dy = dY + row * H
             hp = _h_prev(h0, Y, t, b, B, H, lengths[b], reverse)
             dhr = dh + r * H
-            for j in range(H):
-                zg = g[H + j]
-                ng = g[2 * H + j]
-                # 2: dh_tot = dY_t + dh; dn, dz; dh_prev = dh_tot z (+ 1d, 1b below)
-                dht = dhr[j] + dy[j]
-                # 1d: da_n = dn (1 - n^2)
-                dn[j] = dht * (1 - zg) * (1 - ng * ng)
-                # 1c: da_z = dz z (1 - z)
-                drz[H + j] = dht * (hp[j] - ng) * zg * (1 - zg)
-                dhr[j] = dht * zg
+            # 2-1c: dh_tot; da_n; da_z; dh_prev = dh_tot z (+ 1d, 1b below)
+            gru_cho_backward_nz_row(H, g, dy, hp, dhr, dn, drz)
         # 1d: d_rh = da_n @ W_hn
         gemm(False, False, Bc, H, H, 1, Dn, H, W_hh + 2 * H * H, H, 0, Drh, H)
         for r in range(Bc):
@@ -464,17 +407,8 @@ cdef int _backward_chunk_cho(
             dhr = dh + r * H
             da = dA + row * N
             rh = RH + row * H
-            for j in range(H):
-                rg = g[j]
-                # 1d: dr = d_rh h_prev; dh_prev += d_rh r
-                # 1c: da_r = dr r (1 - r)
-                dar = drh[j] * hp[j] * rg * (1 - rg)
-                dhr[j] += drh[j] * rg
-                drz[j] = dar
-                da[j] = dar
-                da[H + j] = drz[H + j]
-                da[2 * H + j] = dn[j]
-                rh[j] = rg * hp[j]
+            # 1d: dr = d_rh h_prev; dh_prev += d_rh r. 1c: da_r = dr r (1 - r)
+            gru_cho_backward_r_row(H, g, hp, drh, dn, dhr, drz, da, rh)
             memcpy(dA_hh + row * N, da, N * sizeof(floating))
             memcpy(Hprev + row * H, hp, H * sizeof(floating))
         # 1b: dh_prev += [da_r, da_z] @ W_h{r,z}   (finished rows add zero)
@@ -501,7 +435,7 @@ cdef int _backward_chunk_minimal(
     floating* RH,           # OUT (T, B, H)  zero
     floating* dh0,          # OUT (B, H)
 ) noexcept nogil:
-    cdef int Bc = b1 - b0, N = 2 * H, s, r, j, t, b
+    cdef int Bc = b1 - b0, N = 2 * H, s, r, t, b
     cdef floating* dh = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
     cdef floating* D = <floating*>malloc(<size_t>Bc * N * sizeof(floating))
     cdef const floating* g
@@ -509,7 +443,6 @@ cdef int _backward_chunk_minimal(
     cdef const floating* hp
     cdef floating* dd
     cdef floating* dhr
-    cdef floating zg, ng, dht
     cdef long long row
     cdef unsigned int csr = fr_ftz_enter()
     if dh == NULL or D == NULL:
@@ -536,15 +469,8 @@ cdef int _backward_chunk_minimal(
             dy = dY + row * H
             hp = _h_prev(h0, Y, t, b, B, H, lengths[b], reverse)
             dhr = dh + r * H
-            for j in range(H):
-                zg = g[j]
-                ng = g[H + j]
-                # 2: dh_tot = dY_t + dh; dn, dz; dh_prev = dh_tot z (+ 1b below)
-                dht = dhr[j] + dy[j]
-                # 1c, 1d: da_z = dz z (1 - z); da_n = dn (1 - n^2)
-                dd[j] = dht * (hp[j] - ng) * zg * (1 - zg)
-                dd[H + j] = dht * (1 - zg) * (1 - ng * ng)
-                dhr[j] = dht * zg
+            # 2-1c: dh_tot; da_z = dz z (1 - z); da_n = dn (1 - n^2); dh_prev = dh_tot z
+            gru_minimal_backward_row(H, g, dy, hp, dhr, dd)
             memcpy(dA + row * N, dd, N * sizeof(floating))
             memcpy(dA_hh + row * N, dd, N * sizeof(floating))
             memcpy(Hprev + row * H, hp, H * sizeof(floating))

@@ -36,102 +36,12 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
-from fastrnn._kernels._activations cimport (dsigmoid, dtanh, fr_ftz_enter, fr_ftz_exit,
-                                            sigmoid, tanh_)
+from fastrnn._kernels._activations cimport fr_ftz_enter, fr_ftz_exit
 from fastrnn._kernels._blas cimport gemm
+from fastrnn._kernels._gates cimport lstm_backward_row, lstm_forward_row
 from fastrnn._kernels._loops cimport (chunk_start, n_chunks_for, parameter_grads,
                                       prev_time_index, project_inputs, time_index,
                                       zero_row)
-
-
-cdef inline void _forward_row(
-    int H, bint peephole,
-    floating* gates,            # IN-OUT (4H,): a from 1a on entry, i, f, g, o on exit
-    const floating* z,          # IN  (4H,) W_hh h_prev
-    const floating* w_peep,     # IN  (3H,)
-    floating* h,                # IN-OUT (H,) h_prev -> h_t
-    floating* c,                # IN-OUT (H,) c_prev -> c_t
-    floating* y,                # OUT (H,) h_t
-    floating* c_out,            # OUT (H,) c_t
-) noexcept nogil:
-    """Steps 1b-4 for one row; inlined with a constant ``peephole`` in each branch."""
-    cdef int j
-    cdef floating ai, af, ag, ao, cp, ct, vi, vf, vg, vo, ht
-    for j in range(H):
-        # 1b: a += W_hh h_prev
-        ai = gates[j] + z[j]
-        af = gates[H + j] + z[H + j]
-        ag = gates[2 * H + j] + z[2 * H + j]
-        ao = gates[3 * H + j] + z[3 * H + j]
-        cp = c[j]
-        # 2: i, f, g
-        if peephole:
-            ai = ai + w_peep[j] * cp
-            af = af + w_peep[H + j] * cp
-        vi = sigmoid(ai)
-        vf = sigmoid(af)
-        vg = tanh_(ag)
-        # 3: c_t = f c_prev + i g
-        ct = vf * cp + vi * vg
-        # 4: o, h_t = o tanh(c_t)
-        if peephole:
-            ao = ao + w_peep[2 * H + j] * ct
-        vo = sigmoid(ao)
-        ht = vo * tanh_(ct)
-        gates[j] = vi
-        gates[H + j] = vf
-        gates[2 * H + j] = vg
-        gates[3 * H + j] = vo
-        c[j] = ct
-        c_out[j] = ct
-        h[j] = ht
-        y[j] = ht
-
-
-cdef inline void _backward_row(
-    int H, bint peephole,
-    const floating* gates,      # IN  (4H,) i, f, g, o at time t
-    const floating* c_t,        # IN  (H,)
-    const floating* c_prev,     # IN  (H,)
-    const floating* dy,         # IN  (H,) dY at time t
-    const floating* w_peep,     # IN  (3H,)
-    const floating* dh,         # IN  (H,) dh carried from the later step
-    floating* dc,               # IN-OUT (H,) dc_t carried -> dc_prev
-    floating* da,               # OUT (4H,) pre-activation gradients
-    floating* dwp,              # IN-OUT (3H,) peephole gradient accumulators
-) noexcept nogil:
-    """Steps 4-2 backward for one row; inlined with a constant ``peephole``."""
-    cdef int j
-    cdef floating vi, vf, vg, vo, tc, dht, dct, dao, dai, daf, dag, cp
-    for j in range(H):
-        vi = gates[j]
-        vf = gates[H + j]
-        vg = gates[2 * H + j]
-        vo = gates[3 * H + j]
-        cp = c_prev[j]
-        tc = tanh_(c_t[j])
-        # 4: dh_t = dh + dY_t; da_o
-        dht = dh[j] + dy[j]
-        dao = dht * tc * dsigmoid(vo)
-        # 3: dc_t
-        dct = dc[j] + dht * vo * dtanh(tc)
-        if peephole:
-            dct = dct + w_peep[2 * H + j] * dao
-        # 2: da_i, da_f, da_g, dc_prev
-        dai = dct * vg * dsigmoid(vi)
-        daf = dct * cp * dsigmoid(vf)
-        dag = dct * vi * dtanh(vg)
-        if peephole:
-            dc[j] = dct * vf + w_peep[j] * dai + w_peep[H + j] * daf
-            dwp[j] += dai * cp
-            dwp[H + j] += daf * cp
-            dwp[2 * H + j] += dao * c_t[j]
-        else:
-            dc[j] = dct * vf
-        da[j] = dai
-        da[H + j] = daf
-        da[2 * H + j] = dag
-        da[3 * H + j] = dao
 
 
 cdef int _forward_chunk(
@@ -175,13 +85,9 @@ cdef int _forward_chunk(
                 zero_row(G + row * H4, H4)
                 continue
             row = <long long>t * B + b
-            # 2-4: gates, c_t, h_t
-            if peephole:
-                _forward_row(H, True, G + row * H4, z + r * H4, w_peep,
-                             h + r * H, c + r * H, Y + row * H, C + row * H)
-            else:
-                _forward_row(H, False, G + row * H4, z + r * H4, w_peep,
-                             h + r * H, c + r * H, Y + row * H, C + row * H)
+            # 2-4: gates, c_t, h_t (fastrnn_gates_impl.h)
+            lstm_forward_row(H, w_peep if peephole else NULL, G + row * H4, z + r * H4,
+                             c + r * H, h + r * H, Y + row * H, C + row * H)
     memcpy(h_n + <long long>b0 * H, h, <size_t>Bc * H * sizeof(floating))
     memcpy(c_n + <long long>b0 * H, c, <size_t>Bc * H * sizeof(floating))
     free(h)
@@ -248,13 +154,10 @@ cdef int _backward_chunk(
             else:
                 hp = Y + (<long long>tp * B + b) * H
                 cp = C + (<long long>tp * B + b) * H
-            # 4-2: da for this row, dc -> dc_prev
-            if peephole:
-                _backward_row(H, True, G + row * H4, C + row * H, cp, dY + row * H,
-                              w_peep, dh + r * H, dc + r * H, da + r * H4, dwp)
-            else:
-                _backward_row(H, False, G + row * H4, C + row * H, cp, dY + row * H,
-                              w_peep, dh + r * H, dc + r * H, da + r * H4, dwp)
+            # 4-2: da for this row, dc -> dc_prev (fastrnn_gates_impl.h)
+            lstm_backward_row(H, w_peep if peephole else NULL, G + row * H4,
+                              C + row * H, cp, dY + row * H, dh + r * H, dc + r * H,
+                              da + r * H4, dwp)
             memcpy(dA + row * H4, da + r * H4, H4 * sizeof(floating))
             memcpy(Hprev + row * H, hp, H * sizeof(floating))
         if s >= max_len:  # every row of the chunk inactive: nothing flows back

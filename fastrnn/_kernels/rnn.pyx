@@ -26,8 +26,9 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
-from fastrnn._kernels._activations cimport drelu, dtanh, fr_ftz_enter, fr_ftz_exit, tanh_
+from fastrnn._kernels._activations cimport fr_ftz_enter, fr_ftz_exit
 from fastrnn._kernels._blas cimport gemm
+from fastrnn._kernels._gates cimport rnn_backward_row, rnn_forward_row
 from fastrnn._kernels._loops cimport (chunk_start, n_chunks_for, parameter_grads,
                                       prev_time_index, project_inputs, time_index,
                                       zero_row)
@@ -40,11 +41,9 @@ cdef int _forward_chunk(
     floating* Y,            # IN-OUT (T, B, H): holds a_t from 1a on entry, h_t on exit
     floating* h_n,          # OUT (B, H)
 ) noexcept nogil:
-    cdef int Bc = b1 - b0, s, r, j, t, b
+    cdef int Bc = b1 - b0, s, r, t, b
     cdef floating* h = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
     cdef floating* z = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
-    cdef floating* y
-    cdef floating v
     cdef unsigned int csr
     if h == NULL or z == NULL:
         free(h)
@@ -61,16 +60,8 @@ cdef int _forward_chunk(
             if t < 0:  # finished: output zero, state unchanged
                 zero_row(Y + (<long long>s * B + b) * H, H)
                 continue
-            y = Y + (<long long>t * B + b) * H
-            for j in range(H):
-                # 2: h_t = act(a_t)
-                v = y[j] + z[r * H + j]
-                if relu:
-                    v = v if v > 0 else 0
-                else:
-                    v = tanh_(v)
-                y[j] = v
-                h[r * H + j] = v
+            # 2: h_t = act(a_t) (fastrnn_gates_impl.h)
+            rnn_forward_row(H, relu, Y + (<long long>t * B + b) * H, z + r * H, h + r * H)
     memcpy(h_n + <long long>b0 * H, h, <size_t>Bc * H * sizeof(floating))
     free(h)
     free(z)
@@ -89,12 +80,10 @@ cdef int _backward_chunk(
     floating* Hprev,        # OUT (T, B, H) state each step started from, zero past lengths
     floating* dh0,          # OUT (B, H)
 ) noexcept nogil:
-    cdef int Bc = b1 - b0, s, r, j, t, tp, b
+    cdef int Bc = b1 - b0, s, r, t, tp, b
     cdef floating* dh = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
     cdef floating* da = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
     cdef floating* dh_prev = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
-    cdef const floating* y
-    cdef const floating* dy
     cdef const floating* hp
     cdef long long row
     cdef unsigned int csr
@@ -115,14 +104,8 @@ cdef int _backward_chunk(
                 zero_row(Hprev + (<long long>s * B + b) * H, H)
                 continue
             row = (<long long>t * B + b) * H
-            y = Y + row
-            dy = dY + row
-            for j in range(H):
-                # 2: da_t = (dY_t + dh) * act'(h_t)
-                if relu:
-                    da[r * H + j] = (dh[r * H + j] + dy[j]) * drelu(y[j])
-                else:
-                    da[r * H + j] = (dh[r * H + j] + dy[j]) * dtanh(y[j])
+            # 2: da_t = (dY_t + dh) * act'(h_t) (fastrnn_gates_impl.h)
+            rnn_backward_row(H, relu, Y + row, dY + row, dh + r * H, da + r * H)
             memcpy(dA + row, da + r * H, H * sizeof(floating))
             tp = prev_time_index(t, lengths[b], reverse)
             hp = h0 + <long long>b * H if tp < 0 else Y + (<long long>tp * B + b) * H

@@ -1,0 +1,314 @@
+/* Instantiated twice by fastrnn_gates.h (float, double); no include guard on purpose.
+ * Derivatives use saved outputs: sigmoid' = y (1 - y), tanh' = 1 - y^2. */
+
+/* ---------------------------------------------------------------- vanilla RNN */
+
+/* 2: h_t = act(a_t) with a_t = y (1a, in place) + z (1b); writes y and the state h. */
+FR_ROW void FR_NAME(fr_rnn_forward_row)(
+    int H, int relu, FR_REAL *FR_RESTRICT y, const FR_REAL *FR_RESTRICT z,
+    FR_REAL *FR_RESTRICT h)
+{
+    int j;
+    if (relu) {
+        for (j = 0; j < H; j++) {
+            FR_REAL v = y[j] + z[j];
+            v = v > 0 ? v : 0;
+            y[j] = v;
+            h[j] = v;
+        }
+    } else {
+        for (j = 0; j < H; j++) {
+            FR_REAL v = FR_TANH(y[j] + z[j]);
+            y[j] = v;
+            h[j] = v;
+        }
+    }
+}
+
+/* 2 backward: da_t = (dh + dY_t) act'(h_t). */
+FR_ROW void FR_NAME(fr_rnn_backward_row)(
+    int H, int relu, const FR_REAL *FR_RESTRICT y, const FR_REAL *FR_RESTRICT dy,
+    const FR_REAL *FR_RESTRICT dh, FR_REAL *FR_RESTRICT da)
+{
+    int j;
+    if (relu) {
+        for (j = 0; j < H; j++)
+            da[j] = y[j] > 0 ? dh[j] + dy[j] : 0;
+    } else {
+        for (j = 0; j < H; j++)
+            da[j] = (dh[j] + dy[j]) * (1 - y[j] * y[j]);
+    }
+}
+
+/* ---------------------------------------------------------------- LSTM (i, f, g, o) */
+
+FR_ALWAYS_INLINE void FR_NAME(fr_lstm_forward_row_impl)(
+    int H, const int peephole,
+    FR_REAL *FR_RESTRICT g,             /* IN-OUT (4H): a from 1a -> i, f, g, o */
+    const FR_REAL *FR_RESTRICT z,       /* IN (4H): W_hh h_prev */
+    const FR_REAL *FR_RESTRICT wp,      /* IN (3H): peepholes p_i, p_f, p_o */
+    FR_REAL *FR_RESTRICT c,             /* IN-OUT (H): c_prev -> c_t */
+    FR_REAL *FR_RESTRICT h,             /* OUT (H): state h_t */
+    FR_REAL *FR_RESTRICT y,             /* OUT (H): output h_t */
+    FR_REAL *FR_RESTRICT c_out)         /* OUT (H): saved c_t */
+{
+    int j;
+    for (j = 0; j < H; j++) {
+        /* 1b: a += W_hh h_prev */
+        FR_REAL ai = g[j] + z[j], af = g[H + j] + z[H + j];
+        FR_REAL ag = g[2 * H + j] + z[2 * H + j], ao = g[3 * H + j] + z[3 * H + j];
+        FR_REAL cp = c[j], vi, vf, vg, vo, ct, ht;
+        /* 2: i, f (peepholes see c_prev), g */
+        if (peephole) {
+            ai += wp[j] * cp;
+            af += wp[H + j] * cp;
+        }
+        vi = FR_SIGMOID(ai);
+        vf = FR_SIGMOID(af);
+        vg = FR_TANH(ag);
+        /* 3: c_t = f c_prev + i g */
+        ct = vf * cp + vi * vg;
+        /* 4: o (peephole sees c_t), h_t = o tanh(c_t) */
+        if (peephole)
+            ao += wp[2 * H + j] * ct;
+        vo = FR_SIGMOID(ao);
+        ht = vo * FR_TANH(ct);
+        g[j] = vi;
+        g[H + j] = vf;
+        g[2 * H + j] = vg;
+        g[3 * H + j] = vo;
+        c[j] = ct;
+        c_out[j] = ct;
+        h[j] = ht;
+        y[j] = ht;
+    }
+}
+
+/* Steps 1b-4 for one row; wp == NULL means no peepholes. */
+FR_ROW void FR_NAME(fr_lstm_forward_row)(
+    int H, const FR_REAL *wp, FR_REAL *g, const FR_REAL *z, FR_REAL *c, FR_REAL *h,
+    FR_REAL *y, FR_REAL *c_out)
+{
+    if (wp)
+        FR_NAME(fr_lstm_forward_row_impl)(H, 1, g, z, wp, c, h, y, c_out);
+    else
+        FR_NAME(fr_lstm_forward_row_impl)(H, 0, g, z, wp, c, h, y, c_out);
+}
+
+FR_ALWAYS_INLINE void FR_NAME(fr_lstm_backward_row_impl)(
+    int H, const int peephole,
+    const FR_REAL *FR_RESTRICT g,       /* IN (4H): i, f, g, o at time t */
+    const FR_REAL *FR_RESTRICT c_t,     /* IN (H) */
+    const FR_REAL *FR_RESTRICT c_prev,  /* IN (H) */
+    const FR_REAL *FR_RESTRICT dy,      /* IN (H): dY_t */
+    const FR_REAL *FR_RESTRICT wp,      /* IN (3H) */
+    const FR_REAL *FR_RESTRICT dh,      /* IN (H): dh carried from step t+1 */
+    FR_REAL *FR_RESTRICT dc,            /* IN-OUT (H): dc carried -> dc_prev */
+    FR_REAL *FR_RESTRICT da,            /* OUT (4H): pre-activation gradients */
+    FR_REAL *FR_RESTRICT dwp)           /* IN-OUT (3H): peephole gradient sums */
+{
+    int j;
+    for (j = 0; j < H; j++) {
+        FR_REAL vi = g[j], vf = g[H + j], vg = g[2 * H + j], vo = g[3 * H + j];
+        FR_REAL cp = c_prev[j], tc = FR_TANH(c_t[j]);
+        /* 4: dh_t = dh + dY_t; da_o */
+        FR_REAL dht = dh[j] + dy[j];
+        FR_REAL dao = dht * tc * vo * (1 - vo);
+        /* 3: dc_t (through h_t and, with peepholes, through o) */
+        FR_REAL dct = dc[j] + dht * vo * (1 - tc * tc);
+        FR_REAL dai, daf, dag;
+        if (peephole)
+            dct += wp[2 * H + j] * dao;
+        /* 2: da_i, da_f, da_g; dc_prev */
+        dai = dct * vg * vi * (1 - vi);
+        daf = dct * cp * vf * (1 - vf);
+        dag = dct * vi * (1 - vg * vg);
+        if (peephole) {
+            dc[j] = dct * vf + wp[j] * dai + wp[H + j] * daf;
+            dwp[j] += dai * cp;
+            dwp[H + j] += daf * cp;
+            dwp[2 * H + j] += dao * c_t[j];
+        } else {
+            dc[j] = dct * vf;
+        }
+        da[j] = dai;
+        da[H + j] = daf;
+        da[2 * H + j] = dag;
+        da[3 * H + j] = dao;
+    }
+}
+
+/* Steps 4-2 backward for one row; wp == NULL means no peepholes (dwp unused). */
+FR_ROW void FR_NAME(fr_lstm_backward_row)(
+    int H, const FR_REAL *wp, const FR_REAL *g, const FR_REAL *c_t,
+    const FR_REAL *c_prev, const FR_REAL *dy, const FR_REAL *dh, FR_REAL *dc,
+    FR_REAL *da, FR_REAL *dwp)
+{
+    if (wp)
+        FR_NAME(fr_lstm_backward_row_impl)(H, 1, g, c_t, c_prev, dy, wp, dh, dc, da, dwp);
+    else
+        FR_NAME(fr_lstm_backward_row_impl)(H, 0, g, c_t, c_prev, dy, wp, dh, dc, da, dwp);
+}
+
+/* ---------------------------------------------------------------- GRU (r, z, n) */
+
+/* PyTorch form, 1c-2: r, z; n = tanh(a_n + r (W_hn h_prev + b_hn)); h_t. */
+FR_ROW void FR_NAME(fr_gru_forward_row)(
+    int H,
+    FR_REAL *FR_RESTRICT a,             /* IN-OUT (3H): a from 1a -> r, z, n */
+    const FR_REAL *FR_RESTRICT s,       /* IN (3H): W_hh h_prev */
+    const FR_REAL *FR_RESTRICT b_hn,    /* IN (H) */
+    FR_REAL *FR_RESTRICT aux,           /* OUT (H): W_hn h_prev + b_hn */
+    FR_REAL *FR_RESTRICT h,             /* IN-OUT (H): h_prev -> h_t */
+    FR_REAL *FR_RESTRICT y)             /* OUT (H) */
+{
+    int j;
+    for (j = 0; j < H; j++) {
+        /* 1c: r, z */
+        FR_REAL rg = FR_SIGMOID(a[j] + s[j]);
+        FR_REAL zg = FR_SIGMOID(a[H + j] + s[H + j]);
+        /* 1d: n = tanh(a_n + r * (W_hn h_prev + b_hn)) */
+        FR_REAL hn = s[2 * H + j] + b_hn[j];
+        FR_REAL ng = FR_TANH(a[2 * H + j] + rg * hn);
+        a[j] = rg;
+        a[H + j] = zg;
+        a[2 * H + j] = ng;
+        aux[j] = hn;
+        /* 2: h_t = (1 - z) n + z h_prev */
+        ng = ng + zg * (h[j] - ng);
+        y[j] = ng;
+        h[j] = ng;
+    }
+}
+
+/* PyTorch form backward, 2-1c: dA_ih = [da_r, da_z, da_n], dA_hh = [.., .., da_n r]. */
+FR_ROW void FR_NAME(fr_gru_backward_row)(
+    int H,
+    const FR_REAL *FR_RESTRICT g,       /* IN (3H): r, z, n */
+    const FR_REAL *FR_RESTRICT aux,     /* IN (H): W_hn h_prev + b_hn */
+    const FR_REAL *FR_RESTRICT dy,      /* IN (H) */
+    const FR_REAL *FR_RESTRICT hp,      /* IN (H): h_prev */
+    FR_REAL *FR_RESTRICT dh,            /* IN-OUT (H): dh -> dh_tot z (1b adds the rest) */
+    FR_REAL *FR_RESTRICT da,            /* OUT (3H) */
+    FR_REAL *FR_RESTRICT dd)            /* OUT (3H) */
+{
+    int j;
+    for (j = 0; j < H; j++) {
+        FR_REAL rg = g[j], zg = g[H + j], ng = g[2 * H + j];
+        /* 2: dh_tot = dY_t + dh */
+        FR_REAL dht = dh[j] + dy[j];
+        /* 1d: da_n = dn (1 - n^2); dr = da_n aux */
+        FR_REAL dan = dht * (1 - zg) * (1 - ng * ng);
+        /* 1c: da_r, da_z */
+        FR_REAL dar = dan * aux[j] * rg * (1 - rg);
+        FR_REAL daz = dht * (hp[j] - ng) * zg * (1 - zg);
+        da[j] = dar;
+        da[H + j] = daz;
+        da[2 * H + j] = dan;
+        dd[j] = dar;
+        dd[H + j] = daz;
+        dd[2 * H + j] = dan * rg;
+        dh[j] = dht * zg;
+    }
+}
+
+/* Cho form, 1c: r, z and the reset state r * h_prev (before the W_hn product). */
+FR_ROW void FR_NAME(fr_gru_cho_forward_rz_row)(
+    int H, FR_REAL *FR_RESTRICT a, const FR_REAL *FR_RESTRICT s,
+    const FR_REAL *FR_RESTRICT h, FR_REAL *FR_RESTRICT rh)
+{
+    int j;
+    for (j = 0; j < H; j++) {
+        FR_REAL rg = FR_SIGMOID(a[j] + s[j]);
+        FR_REAL zg = FR_SIGMOID(a[H + j] + s[H + j]);
+        a[j] = rg;
+        a[H + j] = zg;
+        rh[j] = rg * h[j];
+    }
+}
+
+/* Cho form, 1d-2: n = tanh(a_n + W_hn (r h_prev)); h_t = (1 - z) n + z h_prev. */
+FR_ROW void FR_NAME(fr_gru_cho_forward_n_row)(
+    int H, FR_REAL *FR_RESTRICT a, const FR_REAL *FR_RESTRICT sn,
+    FR_REAL *FR_RESTRICT h, FR_REAL *FR_RESTRICT y)
+{
+    int j;
+    for (j = 0; j < H; j++) {
+        FR_REAL ng = FR_TANH(a[2 * H + j] + sn[j]);
+        a[2 * H + j] = ng;
+        ng = ng + a[H + j] * (h[j] - ng);
+        y[j] = ng;
+        h[j] = ng;
+    }
+}
+
+/* Cho form backward, 2-1d: da_n, da_z (da_r needs d(r h) = da_n W_hn first). */
+FR_ROW void FR_NAME(fr_gru_cho_backward_nz_row)(
+    int H, const FR_REAL *FR_RESTRICT g, const FR_REAL *FR_RESTRICT dy,
+    const FR_REAL *FR_RESTRICT hp, FR_REAL *FR_RESTRICT dh,
+    FR_REAL *FR_RESTRICT dn, FR_REAL *FR_RESTRICT drz)
+{
+    int j;
+    for (j = 0; j < H; j++) {
+        FR_REAL zg = g[H + j], ng = g[2 * H + j];
+        /* 2: dh_tot = dY_t + dh */
+        FR_REAL dht = dh[j] + dy[j];
+        /* 1d: da_n = dn (1 - n^2) */
+        dn[j] = dht * (1 - zg) * (1 - ng * ng);
+        /* 1c: da_z = dz z (1 - z) */
+        drz[H + j] = dht * (hp[j] - ng) * zg * (1 - zg);
+        dh[j] = dht * zg;
+    }
+}
+
+/* Cho form backward, 1d-1c: dr = d(r h) h_prev; dh_prev += d(r h) r; da_r. */
+FR_ROW void FR_NAME(fr_gru_cho_backward_r_row)(
+    int H, const FR_REAL *FR_RESTRICT g, const FR_REAL *FR_RESTRICT hp,
+    const FR_REAL *FR_RESTRICT drh, const FR_REAL *FR_RESTRICT dn,
+    FR_REAL *FR_RESTRICT dh, FR_REAL *FR_RESTRICT drz, FR_REAL *FR_RESTRICT da,
+    FR_REAL *FR_RESTRICT rh)
+{
+    int j;
+    for (j = 0; j < H; j++) {
+        FR_REAL rg = g[j];
+        FR_REAL dar = drh[j] * hp[j] * rg * (1 - rg);
+        dh[j] += drh[j] * rg;
+        drz[j] = dar;
+        da[j] = dar;
+        da[H + j] = drz[H + j];
+        da[2 * H + j] = dn[j];
+        rh[j] = rg * hp[j];
+    }
+}
+
+/* Minimal GRU (z, n), 1c-2. */
+FR_ROW void FR_NAME(fr_gru_minimal_forward_row)(
+    int H, FR_REAL *FR_RESTRICT a, const FR_REAL *FR_RESTRICT s,
+    FR_REAL *FR_RESTRICT h, FR_REAL *FR_RESTRICT y)
+{
+    int j;
+    for (j = 0; j < H; j++) {
+        FR_REAL zg = FR_SIGMOID(a[j] + s[j]);
+        FR_REAL ng = FR_TANH(a[H + j] + s[H + j]);
+        a[j] = zg;
+        a[H + j] = ng;
+        ng = ng + zg * (h[j] - ng);
+        y[j] = ng;
+        h[j] = ng;
+    }
+}
+
+/* Minimal GRU backward, 2-1c: [da_z, da_n]. */
+FR_ROW void FR_NAME(fr_gru_minimal_backward_row)(
+    int H, const FR_REAL *FR_RESTRICT g, const FR_REAL *FR_RESTRICT dy,
+    const FR_REAL *FR_RESTRICT hp, FR_REAL *FR_RESTRICT dh, FR_REAL *FR_RESTRICT dd)
+{
+    int j;
+    for (j = 0; j < H; j++) {
+        FR_REAL zg = g[j], ng = g[H + j];
+        FR_REAL dht = dh[j] + dy[j];
+        dd[j] = dht * (hp[j] - ng) * zg * (1 - zg);
+        dd[H + j] = dht * (1 - zg) * (1 - ng * ng);
+        dh[j] = dht * zg;
+    }
+}
