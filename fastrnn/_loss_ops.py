@@ -40,9 +40,11 @@ def _scale(g: Array, reduction: str, count: Any, dtype: np.dtype) -> Any:
 
 
 class CrossEntropy(Function):
-    """Softmax cross-entropy with integer targets, PyTorch's (N, C, d1, ...) layout.
+    """Softmax cross-entropy with integer targets; classes along axis ``class_dim``.
 
-    Forward, with z the logits moved to (M, C) and t the targets (M,)::
+    ``class_dim=1`` is PyTorch's (N, C, d1, ...) layout, ``-1`` the class-last
+    (..., C) layout. Forward, with z the logits moved to (M, C) and t the targets
+    (M,)::
 
         logp = log_softmax(z)                      # (M, C)
         per  = -(1 - eps) * logp[t] - eps * mean_c(logp)   # (M,), 0 where t == ignore
@@ -56,13 +58,14 @@ class CrossEntropy(Function):
         ctx: Context,
         logits: Array,
         target: Array,
+        class_dim: int,
         ignore_index: int,
         reduction: str,
         label_smoothing: float,
     ) -> Array:
-        C = logits.shape[-1] if logits.ndim == 1 else logits.shape[1]
-        z = logits.reshape(1, C) if logits.ndim == 1 else np.moveaxis(logits, 1, -1)
-        z = z.reshape(-1, C)  # (M, C)
+        C = logits.shape[class_dim]
+        z_moved = np.moveaxis(logits, class_dim, -1)  # (..., C)
+        z = z_moved.reshape(-1, C)  # (M, C)
         t = target.reshape(-1)  # (M,)
         valid = t != ignore_index  # (M,)
         t_safe = np.where(valid, t, 0)
@@ -73,14 +76,14 @@ class CrossEntropy(Function):
             per = (1 - eps) * per - eps * logp.mean(axis=-1)
         per = np.where(valid, per, 0).astype(logits.dtype)
         count = int(valid.sum())
-        ctx.save(logp, t_safe, valid, count, logits.shape, reduction, eps)
+        ctx.save(logp, t_safe, valid, count, z_moved.shape, class_dim, reduction, eps)
         if reduction == "none":
             return per.reshape(target.shape)
         return _reduce(per, reduction, count)
 
     @staticmethod
-    def backward(ctx: Context, g: Array) -> tuple[Array, None, None, None, None]:
-        logp, t_safe, valid, count, shape, reduction, eps = ctx.saved
+    def backward(ctx: Context, g: Array) -> tuple[Array, None, None, None, None, None]:
+        logp, t_safe, valid, count, moved_shape, class_dim, reduction, eps = ctx.saved
         M, C = logp.shape
         dz = np.exp(logp)  # (M, C) softmax
         dz[np.arange(M), t_safe] -= 1 - eps
@@ -90,10 +93,8 @@ class CrossEntropy(Function):
         if reduction == "none":
             scale = np.reshape(scale, (M,))
         dz *= (valid * scale)[:, None]
-        if len(shape) == 1:
-            return dz.reshape(shape), None, None, None, None
-        dz = dz.reshape((shape[0], *shape[2:], C))  # (N, d1.., C)
-        return np.moveaxis(dz, -1, 1), None, None, None, None
+        dlogits = np.moveaxis(dz.reshape(moved_shape), -1, class_dim)
+        return dlogits, None, None, None, None, None
 
 
 class MSE(Function):

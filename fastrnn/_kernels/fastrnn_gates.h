@@ -18,10 +18,19 @@
 /* FR_ROW functions are deliberately not inlined: inlined into the OpenMP-outlined time
  * loop, gcc loses the restrict information and emits scalar code; called, each is
  * vectorised on its own (one call per row of H units costs nothing measurable). */
+/* On x86-64 Linux with gcc, each row function is also compiled for AVX2+FMA (Haswell and
+ * later, AMD Zen) and picked at load time (ifunc); the default build stays baseline
+ * x86-64, so the wheel runs on any x86-64 CPU.  Set FASTRNN_NO_CLONES to disable. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    defined(__linux__) && !defined(FASTRNN_NO_CLONES)
+#define FR_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define FR_CLONES
+#endif
 #if defined(__GNUC__) || defined(__clang__)
 #define FR_RESTRICT __restrict__
 #define FR_ALWAYS_INLINE static inline __attribute__((always_inline))
-#define FR_ROW static __attribute__((noinline, unused))
+#define FR_ROW static __attribute__((noinline, unused)) FR_CLONES
 #else
 #define FR_RESTRICT
 #define FR_ALWAYS_INLINE static inline

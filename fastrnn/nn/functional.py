@@ -134,14 +134,17 @@ def cross_entropy(
     ignore_index: int = -100,
     reduction: str = "mean",
     label_smoothing: float = 0.0,
+    class_dim: int | None = None,
 ) -> Tensor:
     """Softmax cross-entropy with class-index targets, fused into one node.
 
-    Layout as PyTorch: ``input`` (N, C) with ``target`` (N,), or ``input``
-    (N, C, d1, ..., dk) with ``target`` (N, d1, ..., dk), or unbatched ``input``
-    (C,) with a scalar target. For (B, T, C) logits from a sequence model use
-    ``cross_entropy(logits.reshape(-1, C), targets.reshape(-1))``. Class-probability
-    targets and class weights are not supported.
+    Layout, by default as PyTorch: ``input`` (N, C) with ``target`` (N,), or
+    ``input`` (N, C, d1, ..., dk) with ``target`` (N, d1, ..., dk), or unbatched
+    ``input`` (C,) with a scalar target. For class-last logits, e.g. (B, T, C) from
+    a sequence model with targets (B, T), pass ``class_dim=-1`` (a fastrnn
+    extension; the same as ``cross_entropy(logits.reshape(-1, C),
+    targets.reshape(-1))``). Class-probability targets and class weights are not
+    supported.
 
     Parameters
     ----------
@@ -154,6 +157,9 @@ def cross_entropy(
         ``"none"`` returns the per-target loss, shape of ``target``.
     label_smoothing : float in [0, 1]
         Mixes the one-hot target with the uniform distribution (as PyTorch).
+    class_dim : int, optional
+        The axis of ``input`` holding the classes: 1 (0 for 1-D input) by default,
+        as PyTorch; the target has ``input``'s shape without this axis.
     """
     x = as_tensor(input)
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
@@ -166,12 +172,25 @@ def cross_entropy(
         raise ValueError(f"expected label_smoothing in [0, 1], got {label_smoothing}")
     if x.ndim == 0:
         raise ValueError("expected logits of shape (N, C, *) or (C,), got a scalar")
-    C = x.shape[0] if x.ndim == 1 else x.shape[1]
-    expected = () if x.ndim == 1 else (x.shape[0], *x.shape[2:])
+    if class_dim is None:
+        axis = 0 if x.ndim == 1 else 1
+    elif -x.ndim <= class_dim < x.ndim:
+        axis = class_dim % x.ndim
+    else:
+        raise IndexError(
+            f"expected class_dim in [{-x.ndim}, {x.ndim - 1}], got {class_dim}"
+        )
+    C = x.shape[axis]
+    expected = x.shape[:axis] + x.shape[axis + 1 :]
     if t.shape != expected:
+        hint = ""
+        if class_dim is None and x.ndim > 2 and t.shape == x.shape[:-1]:
+            hint = (
+                " (PyTorch layout (N, C, *); for class-last logits pass class_dim=-1)"
+            )
         raise ValueError(
-            f"expected target of shape {expected} for logits of shape {x.shape}, "
-            f"got {t.shape}"
+            f"expected target of shape {expected} for logits of shape {x.shape}"
+            f"{hint}, got {t.shape}"
         )
     bad = (t != ignore_index) & ((t < 0) | (t >= C))
     if bad.any():
@@ -180,7 +199,7 @@ def cross_entropy(
             f"got {t[bad].flat[0]}"
         )
     return _loss_ops.CrossEntropy.apply(
-        x, t, int(ignore_index), reduction, float(label_smoothing)
+        x, t, axis, int(ignore_index), reduction, float(label_smoothing)
     )
 
 

@@ -26,6 +26,7 @@ class CrossEntropyLoss(_Loss):
 
     Input (N, C) or (N, C, d1, ...) logits, target (N,) or (N, d1, ...) ints;
     targets equal to ``ignore_index`` are skipped and not counted in the mean.
+    ``class_dim=-1`` accepts class-last logits (..., C) with targets (...).
     """
 
     def __init__(
@@ -33,6 +34,7 @@ class CrossEntropyLoss(_Loss):
         ignore_index: int = -100,
         reduction: str = "mean",
         label_smoothing: float = 0.0,
+        class_dim: int | None = None,
     ) -> None:
         super().__init__(reduction)
         if not 0 <= label_smoothing <= 1:
@@ -41,10 +43,16 @@ class CrossEntropyLoss(_Loss):
             )
         self.ignore_index = ignore_index
         self.label_smoothing = label_smoothing
+        self.class_dim = class_dim
 
     def forward(self, input: Tensor, target: Tensor | Any) -> Tensor:
         return F.cross_entropy(
-            input, target, self.ignore_index, self.reduction, self.label_smoothing
+            input,
+            target,
+            self.ignore_index,
+            self.reduction,
+            self.label_smoothing,
+            self.class_dim,
         )
 
 
