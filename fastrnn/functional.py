@@ -103,7 +103,12 @@ class ForwardState:
 
 @dataclass(frozen=True, eq=False)
 class Gradients:
-    """Gradients returned by :func:`backward`; ``None`` where a cell has no such input."""
+    """Gradients returned by :func:`backward`; ``None`` where a cell has no such input.
+
+    ``dH`` (T, B, H) is the total gradient dL/dh_t at each step (from the output and from
+    later steps; zero past each length), only with ``backward(..., return_dH=True)``: it is
+    what the tracer turns into ||dL/dh_t|| to show gradients vanishing or exploding.
+    """
 
     dX: Array
     dh0: Array
@@ -113,6 +118,7 @@ class Gradients:
     db_ih: Array | None
     db_hh: Array | None
     dw_peep: Array | None
+    dH: Array | None = None
 
     def as_dict(self) -> dict[str, Array]:
         """Non-None gradients keyed by field name (``"dX"``, ``"dW_ih"``, ...)."""
@@ -356,6 +362,7 @@ def backward(
     dh_n: ArrayLike | None = None,
     dc_n: ArrayLike | None = None,
     *,
+    return_dH: bool = False,
     n_threads: int | None = None,
 ) -> Gradients:
     """Backpropagation through time for a :func:`forward` call.
@@ -366,6 +373,7 @@ def backward(
     dY : (T, B, H) gradient of the loss with respect to Y, or None (zeros).
         Entries past a sequence's length are ignored (those outputs are constant zero).
     dh_n, dc_n : (B, H) gradients with respect to the final states, or None (zeros)
+    return_dH : also return ``dH`` (T, B, H), the total dL/dh_t per step (tracing)
     n_threads : default: the forward call's thread count
 
     Returns
@@ -402,6 +410,7 @@ def backward(
     dc0 = dw_peep = None
     dA = np.empty((T, B, G * H), dtype)
     Hprev = np.empty((T, B, H), dtype)
+    dH = np.zeros((T, B, H) if return_dH else (0, 0, 0), dtype)
     kernel = load_kernel(cell)
     if cell.startswith("rnn"):
         kernel.rnn_backward(
@@ -423,6 +432,7 @@ def backward(
             db_hh,
             dA,
             Hprev,
+            dH,
             n_threads,
         )
     elif is_lstm:
@@ -456,6 +466,7 @@ def backward(
             dw_peep_buf,
             dA,
             Hprev,
+            dH,
             n_threads,
         )
         if peephole:
@@ -486,6 +497,7 @@ def backward(
             dA_hh,
             Hprev,
             RH,
+            dH,
             n_threads,
         )
     if not state.has_bias:
@@ -499,6 +511,7 @@ def backward(
         db_ih=db_ih,
         db_hh=db_hh,
         dw_peep=dw_peep,
+        dH=dH if return_dH else None,
     )
 
 

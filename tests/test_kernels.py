@@ -214,3 +214,36 @@ def test_gate_views(cell, rng):
         assert_allclose(state.gate(name), state.gates[:, :, 3 * k : 3 * k + 3])
     with pytest.raises(KeyError, match="expected one of"):
         state.gate("nope")
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_total_hidden_gradient_dH(cell, rng):
+    """dH[k-1] = dY[k-1] + dL/dh_{k-1} through the future, which is what a backward pass
+    over the steps k..T-1 alone, started from the state h_{k-1}, returns as dh0."""
+    T, B, H, k = 6, 3, 4, 3
+    case = make_case(cell, T, B, 2, H, rng)
+    R = loss_weights(cell, T, B, H, rng)
+    Y, h_n, c_n, state = run_kernel(cell, case)
+    grads = F.backward(state, R["dY"], R["dh_n"], R["dc_n"], return_dH=True)
+    tail = {**case, "X": case["X"][k:], "h0": Y[k - 1]}
+    if state.C is not None:
+        tail["c0"] = state.C[k - 1]
+    *_, tail_state = run_kernel(cell, tail)
+    tail_grads = F.backward(tail_state, R["dY"][k:], R["dh_n"], R["dc_n"])
+    assert_allclose(
+        grads.dH[k - 1], R["dY"][k - 1] + tail_grads.dh0, rtol=1e-12, atol=1e-12
+    )
+    assert_allclose(grads.dH[T - 1], R["dY"][T - 1] + R["dh_n"], rtol=1e-12, atol=1e-12)
+    assert F.backward(state, R["dY"], R["dh_n"], R["dc_n"]).dH is None
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru_cho"])
+def test_dH_zero_past_lengths_and_reverse(cell, rng):
+    case = make_case(cell, 5, 4, 2, 3, rng, lengths="random")
+    R = loss_weights(cell, 5, 4, 3, rng)
+    _, _, _, state = run_kernel(cell, case, reverse=True)
+    dH = F.backward(state, R["dY"], R["dh_n"], R["dc_n"], return_dH=True).dH
+    for b, L in enumerate(case["lengths"]):
+        assert not dH[L:, b].any()
+        # reverse: time 0 is processed last, so dL/dh_0 = dY_0 + dh_n
+        assert_allclose(dH[0, b], R["dY"][0, b] + R["dh_n"][b], rtol=1e-12, atol=1e-12)

@@ -117,3 +117,11 @@ cdef inline void column_sums(const floating* A, floating* out, int R, int N,
         row = A + <long long>r * N
         for j in range(lo, hi):
             out[j] += row[j]
+
+
+cdef inline void add_rows(int n, const floating* a, const floating* b,
+                          floating* out) noexcept nogil:
+    """out = a + b over n entries (the total gradient dL/dh_t = dh + dY_t, for tracing)."""
+    cdef int j
+    for j in range(n):
+        out[j] = a[j] + b[j]

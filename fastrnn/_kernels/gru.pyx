@@ -66,7 +66,7 @@ from fastrnn._kernels._gates cimport (gru_backward_row, gru_cho_backward_nz_row,
                                       gru_cho_backward_r_row, gru_cho_forward_n_row,
                                       gru_cho_forward_rz_row, gru_forward_row,
                                       gru_minimal_backward_row, gru_minimal_forward_row)
-from fastrnn._kernels._loops cimport (chunk_start, column_sums, n_chunks_for,
+from fastrnn._kernels._loops cimport (add_rows, chunk_start, column_sums, n_chunks_for,
                                       parameter_grads, prev_time_index, project_inputs,
                                       time_index, zero_row)
 
@@ -279,6 +279,7 @@ cdef int _backward_chunk_pytorch(
     floating* Hprev,        # OUT (T, B, H)
     floating* RH,           # OUT (T, B, H)  zero
     floating* dh0,          # OUT (B, H)
+    floating* dH,           # OUT (T, B, H) total dL/dh_t per step, or NULL
 ) noexcept nogil:
     cdef int Bc = b1 - b0, N = 3 * H, s, r, t, b
     cdef floating* dh = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
@@ -319,6 +320,8 @@ cdef int _backward_chunk_pytorch(
             da = dA + row * N
             dhr = dh + r * H
             # 2-1c: dh_tot, da_n, da_r, da_z; dh_prev = dh_tot z (+ 1b below)
+            if dH != NULL:  # total gradient into h_t, kept for tracing
+                add_rows(H, dhr, dy, dH + row * H)
             gru_backward_row(H, g, aux, dy, hp, dhr, da, dd)
             memcpy(dA_hh + row * N, dd, N * sizeof(floating))
             memcpy(Hprev + row * H, hp, H * sizeof(floating))
@@ -344,6 +347,7 @@ cdef int _backward_chunk_cho(
     floating* Hprev,        # OUT (T, B, H)
     floating* RH,           # OUT (T, B, H)  r * h_prev
     floating* dh0,          # OUT (B, H)
+    floating* dH,           # OUT (T, B, H) total dL/dh_t per step, or NULL
 ) noexcept nogil:
     cdef int Bc = b1 - b0, N = 3 * H, s, r, t, b
     cdef floating* dh = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
@@ -390,6 +394,8 @@ cdef int _backward_chunk_cho(
             hp = _h_prev(h0, Y, t, b, B, H, lengths[b], reverse)
             dhr = dh + r * H
             # 2-1c: dh_tot; da_n; da_z; dh_prev = dh_tot z (+ 1d, 1b below)
+            if dH != NULL:  # total gradient into h_t, kept for tracing
+                add_rows(H, dhr, dy, dH + row * H)
             gru_cho_backward_nz_row(H, g, dy, hp, dhr, dn, drz)
         # 1d: d_rh = da_n @ W_hn
         gemm(False, False, Bc, H, H, 1, Dn, H, W_hh + 2 * H * H, H, 0, Drh, H)
@@ -434,6 +440,7 @@ cdef int _backward_chunk_minimal(
     floating* Hprev,        # OUT (T, B, H)
     floating* RH,           # OUT (T, B, H)  zero
     floating* dh0,          # OUT (B, H)
+    floating* dH,           # OUT (T, B, H) total dL/dh_t per step, or NULL
 ) noexcept nogil:
     cdef int Bc = b1 - b0, N = 2 * H, s, r, t, b
     cdef floating* dh = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
@@ -470,6 +477,8 @@ cdef int _backward_chunk_minimal(
             hp = _h_prev(h0, Y, t, b, B, H, lengths[b], reverse)
             dhr = dh + r * H
             # 2-1c: dh_tot; da_z = dz z (1 - z); da_n = dn (1 - n^2); dh_prev = dh_tot z
+            if dH != NULL:  # total gradient into h_t, kept for tracing
+                add_rows(H, dhr, dy, dH + row * H)
             gru_minimal_backward_row(H, g, dy, hp, dhr, dd)
             memcpy(dA + row * N, dd, N * sizeof(floating))
             memcpy(dA_hh + row * N, dd, N * sizeof(floating))
@@ -595,10 +604,12 @@ def gru_backward(
     floating[:, :, ::1] dA_hh_work,     # WORK (T, B, G*H)
     floating[:, :, ::1] Hprev_work,     # WORK (T, B, H)
     floating[:, :, ::1] RH_work,        # WORK (T, B, H)
+    floating[:, :, ::1] dH_out,         # OUT (T, B, H) dL/dh_t, or shape (0, 0, 0)
     int n_threads,
 ):
     """Backpropagate through time; inputs must be validated by fastrnn.functional."""
     cdef int T = X.shape[0], B = X.shape[1], I = X.shape[2], H = h0.shape[1]
+    cdef floating* dH_ptr = &dH_out[0, 0, 0] if dH_out.shape[0] > 0 else NULL
     cdef int N = W_hh.shape[0]
     cdef int n_chunks = n_chunks_for(n_threads, B), c, err = 0
     if variant not in (0, 1, 2):
@@ -611,21 +622,21 @@ def gru_backward(
                     T, B, H, &h0[0, 0], &W_hh[0, 0], &lengths[0], reverse,
                     &Y[0, 0, 0], &G[0, 0, 0], &Aux[0, 0, 0], &dY[0, 0, 0],
                     &dh_n[0, 0], &dA_work[0, 0, 0], &dA_hh_work[0, 0, 0],
-                    &Hprev_work[0, 0, 0], &RH_work[0, 0, 0], &dh0_out[0, 0])
+                    &Hprev_work[0, 0, 0], &RH_work[0, 0, 0], &dh0_out[0, 0], dH_ptr)
             elif variant == 1:
                 err += _backward_chunk_cho(
                     chunk_start(c, n_chunks, B), chunk_start(c + 1, n_chunks, B),
                     T, B, H, &h0[0, 0], &W_hh[0, 0], &lengths[0], reverse,
                     &Y[0, 0, 0], &G[0, 0, 0], &dY[0, 0, 0],
                     &dh_n[0, 0], &dA_work[0, 0, 0], &dA_hh_work[0, 0, 0],
-                    &Hprev_work[0, 0, 0], &RH_work[0, 0, 0], &dh0_out[0, 0])
+                    &Hprev_work[0, 0, 0], &RH_work[0, 0, 0], &dh0_out[0, 0], dH_ptr)
             else:
                 err += _backward_chunk_minimal(
                     chunk_start(c, n_chunks, B), chunk_start(c + 1, n_chunks, B),
                     T, B, H, &h0[0, 0], &W_hh[0, 0], &lengths[0], reverse,
                     &Y[0, 0, 0], &G[0, 0, 0], &dY[0, 0, 0],
                     &dh_n[0, 0], &dA_work[0, 0, 0], &dA_hh_work[0, 0, 0],
-                    &Hprev_work[0, 0, 0], &RH_work[0, 0, 0], &dh0_out[0, 0])
+                    &Hprev_work[0, 0, 0], &RH_work[0, 0, 0], &dh0_out[0, 0], dH_ptr)
         if err == 0:
             if variant == 1:
                 _parameter_grads_cho(&dA_work[0, 0, 0], &X[0, 0, 0], &W_ih[0, 0],

@@ -39,9 +39,9 @@ from libc.string cimport memcpy
 from fastrnn._kernels._activations cimport fr_ftz_enter, fr_ftz_exit
 from fastrnn._kernels._blas cimport gemm
 from fastrnn._kernels._gates cimport lstm_backward_row, lstm_forward_row
-from fastrnn._kernels._loops cimport (chunk_start, n_chunks_for, parameter_grads,
-                                      prev_time_index, project_inputs, time_index,
-                                      zero_row)
+from fastrnn._kernels._loops cimport (add_rows, chunk_start, n_chunks_for,
+                                      parameter_grads, prev_time_index, project_inputs,
+                                      time_index, zero_row)
 
 
 cdef int _forward_chunk(
@@ -110,6 +110,7 @@ cdef int _backward_chunk(
     floating* dA,           # OUT (T, B, 4H) pre-activation gradients, zero past lengths
     floating* Hprev,        # OUT (T, B, H) state each step started from, zero past lengths
     floating* dh0,          # OUT (B, H)
+    floating* dH,           # OUT (T, B, H) total dL/dh_t per step, or NULL
     floating* dc0,          # OUT (B, H)
     floating* dwp,          # OUT (3H,) this chunk's peephole gradients
 ) noexcept nogil:
@@ -155,6 +156,8 @@ cdef int _backward_chunk(
                 hp = Y + (<long long>tp * B + b) * H
                 cp = C + (<long long>tp * B + b) * H
             # 4-2: da for this row, dc -> dc_prev (fastrnn_gates_impl.h)
+            if dH != NULL:  # total gradient into h_t, kept for tracing
+                add_rows(H, dh + r * H, dY + row * H, dH + row * H)
             lstm_backward_row(H, w_peep if peephole else NULL, G + row * H4,
                               C + row * H, cp, dY + row * H, dh + r * H, dc + r * H,
                               da + r * H4, dwp)
@@ -239,10 +242,12 @@ def lstm_backward(
     floating[::1] dw_peep_out,          # OUT (3H,) zeros unless peephole
     floating[:, :, ::1] dA_work,        # WORK (T, B, 4H)
     floating[:, :, ::1] Hprev_work,     # WORK (T, B, H)
+    floating[:, :, ::1] dH_out,         # OUT (T, B, H) dL/dh_t, or shape (0, 0, 0)
     int n_threads,
 ):
     """Backpropagate through time; inputs must be validated by fastrnn.functional."""
     cdef int T = X.shape[0], B = X.shape[1], I = X.shape[2], H = h0.shape[1]
+    cdef floating* dH_ptr = &dH_out[0, 0, 0] if dH_out.shape[0] > 0 else NULL
     cdef int n_chunks = n_chunks_for(n_threads, B), c, j, err = 0
     cdef floating* dwp_chunks = NULL
     with nogil:
@@ -256,7 +261,7 @@ def lstm_backward(
                     T, B, H, &h0[0, 0], &c0[0, 0], &W_hh[0, 0], &w_peep[0], peephole,
                     &lengths[0], reverse, &Y[0, 0, 0], &G[0, 0, 0], &C[0, 0, 0],
                     &dY[0, 0, 0], &dh_n[0, 0], &dc_n[0, 0],
-                    &dA_work[0, 0, 0], &Hprev_work[0, 0, 0], &dh0_out[0, 0],
+                    &dA_work[0, 0, 0], &Hprev_work[0, 0, 0], &dh0_out[0, 0], dH_ptr,
                     &dc0_out[0, 0], dwp_chunks + <long long>c * 3 * H)
         if err == 0:
             # peephole gradients: chunk partial sums added in chunk order (deterministic)

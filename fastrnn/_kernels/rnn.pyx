@@ -29,9 +29,9 @@ from libc.string cimport memcpy
 from fastrnn._kernels._activations cimport fr_ftz_enter, fr_ftz_exit
 from fastrnn._kernels._blas cimport gemm
 from fastrnn._kernels._gates cimport rnn_backward_row, rnn_forward_row
-from fastrnn._kernels._loops cimport (chunk_start, n_chunks_for, parameter_grads,
-                                      prev_time_index, project_inputs, time_index,
-                                      zero_row)
+from fastrnn._kernels._loops cimport (add_rows, chunk_start, n_chunks_for,
+                                      parameter_grads, prev_time_index, project_inputs,
+                                      time_index, zero_row)
 
 
 cdef int _forward_chunk(
@@ -79,6 +79,7 @@ cdef int _backward_chunk(
     floating* dA,           # OUT (T, B, H) pre-activation gradients, zero past lengths
     floating* Hprev,        # OUT (T, B, H) state each step started from, zero past lengths
     floating* dh0,          # OUT (B, H)
+    floating* dH,           # OUT (T, B, H) total dL/dh_t per step, or NULL
 ) noexcept nogil:
     cdef int Bc = b1 - b0, s, r, t, tp, b
     cdef floating* dh = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
@@ -105,6 +106,8 @@ cdef int _backward_chunk(
                 continue
             row = (<long long>t * B + b) * H
             # 2: da_t = (dY_t + dh) * act'(h_t) (fastrnn_gates_impl.h)
+            if dH != NULL:  # total gradient into h_t, kept for tracing
+                add_rows(H, dh + r * H, dY + row, dH + row)
             rnn_backward_row(H, relu, Y + row, dY + row, dh + r * H, da + r * H)
             memcpy(dA + row, da + r * H, H * sizeof(floating))
             tp = prev_time_index(t, lengths[b], reverse)
@@ -172,10 +175,12 @@ def rnn_backward(
     floating[::1] db_hh_out,            # OUT (H,)
     floating[:, :, ::1] dA_work,        # WORK (T, B, H)
     floating[:, :, ::1] Hprev_work,     # WORK (T, B, H)
+    floating[:, :, ::1] dH_out,         # OUT (T, B, H) dL/dh_t, or shape (0, 0, 0)
     int n_threads,
 ):
     """Backpropagate through time; inputs must be validated by fastrnn.functional."""
     cdef int T = X.shape[0], B = X.shape[1], I = X.shape[2], H = h0.shape[1]
+    cdef floating* dH_ptr = &dH_out[0, 0, 0] if dH_out.shape[0] > 0 else NULL
     cdef int n_chunks = n_chunks_for(n_threads, B), c, err = 0
     with nogil:
         for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
@@ -183,7 +188,7 @@ def rnn_backward(
                 chunk_start(c, n_chunks, B), chunk_start(c + 1, n_chunks, B),
                 T, B, H, &h0[0, 0], &W_hh[0, 0], &lengths[0], reverse, relu,
                 &Y[0, 0, 0], &dY[0, 0, 0], &dh_n[0, 0],
-                &dA_work[0, 0, 0], &Hprev_work[0, 0, 0], &dh0_out[0, 0])
+                &dA_work[0, 0, 0], &Hprev_work[0, 0, 0], &dh0_out[0, 0], dH_ptr)
         if err == 0:
             parameter_grads(&dA_work[0, 0, 0], &X[0, 0, 0], &W_ih[0, 0],
                             &dA_work[0, 0, 0], &Hprev_work[0, 0, 0],
