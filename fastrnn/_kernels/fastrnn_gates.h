@@ -18,12 +18,14 @@
 /* FR_ROW functions are deliberately not inlined: inlined into the OpenMP-outlined time
  * loop, gcc loses the restrict information and emits scalar code; called, each is
  * vectorised on its own (one call per row of H units costs nothing measurable). */
-/* On x86-64 Linux with gcc, each row function is also compiled for AVX2+FMA (Haswell and
- * later, AMD Zen) and picked at load time (ifunc); the default build stays baseline
- * x86-64, so the wheel runs on any x86-64 CPU.  Set FASTRNN_NO_CLONES to disable. */
+/* On x86-64 Linux with gcc, each row function is also compiled for AVX2 and picked at
+ * load time (ifunc) on CPUs that have it (Intel Haswell and later, AMD Zen); the default
+ * build stays baseline x86-64, so the module runs on any x86-64 CPU.  (Not
+ * "arch=haswell": that clone is chosen by CPU model, so AMD CPUs fell back to SSE.)
+ * Define FASTRNN_NO_CLONES to disable. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
     defined(__linux__) && !defined(FASTRNN_NO_CLONES)
-#define FR_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#define FR_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define FR_CLONES
 #endif
