@@ -257,7 +257,8 @@ def forward(
     p = _prepare(cell, X, h0, c0, W_ih, W_hh, b_ih, b_hh, w_peep, lengths)
     n_threads = _threads.check_n_threads(n_threads)
     T, B, H, G, dtype = p["T"], p["B"], p["H"], p["G"], p["dtype"]
-    Y = np.zeros((T, B, H), dtype)
+    # outputs are np.empty: the kernels write every entry (zeros past each length)
+    Y = np.empty((T, B, H), dtype)
     h_n = np.empty((B, H), dtype)
     c_n = gates = C = aux = None
     kernel = load_kernel(cell)
@@ -280,8 +281,8 @@ def forward(
         peephole = cell == "lstm_peephole"
         w_peep_arr = p["w_peep"] if peephole else np.zeros(3 * H, dtype)
         c_n = np.empty((B, H), dtype)
-        gates = np.zeros((T, B, G * H), dtype)
-        C = np.zeros((T, B, H), dtype)
+        gates = np.empty((T, B, G * H), dtype)
+        C = np.empty((T, B, H), dtype)
         kernel.lstm_forward(
             p["X"],
             p["h0"],
@@ -302,8 +303,8 @@ def forward(
             n_threads,
         )
     else:
-        gates = np.zeros((T, B, G * H), dtype)
-        aux = np.zeros((T, B, H), dtype)
+        gates = np.empty((T, B, G * H), dtype)
+        aux = np.empty((T, B, H), dtype)
         kernel.gru_forward(
             p["X"],
             p["h0"],

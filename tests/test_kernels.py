@@ -247,3 +247,34 @@ def test_dH_zero_past_lengths_and_reverse(cell, rng):
         assert not dH[L:, b].any()
         # reverse: time 0 is processed last, so dL/dh_0 = dY_0 + dh_n
         assert_allclose(dH[0, b], R["dY"][0, b] + R["dh_n"][b], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_every_output_entry_is_written(cell, rng, monkeypatch):
+    """Outputs are allocated uninitialised; fill them with NaN to prove the kernel writes
+    every entry, including the zeros past each length."""
+    real_empty = np.empty
+
+    def nan_empty(shape, dtype=float, **kw):
+        out = real_empty(shape, dtype, **kw)
+        if np.issubdtype(out.dtype, np.floating):
+            out.fill(np.nan)
+        return out
+
+    monkeypatch.setattr(F.np, "empty", nan_empty)
+    case = make_case(cell, T=5, B=4, I=3, H=2, rng=rng, lengths="random")
+    for reverse in (False, True):
+        Y, h_n, c_n, state = run_kernel(cell, case, reverse=reverse)
+        grads = F.backward(state, np.ones_like(Y), return_dH=True)
+        arrays = [
+            Y,
+            h_n,
+            state.gates,
+            state.C,
+            state.aux,
+            c_n,
+            *grads.as_dict().values(),
+        ]
+        for a in arrays:
+            if a is not None:
+                assert np.isfinite(a).all()
