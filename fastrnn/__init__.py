@@ -18,6 +18,7 @@ from fastrnn.tensor import (
     tensor,
     zeros,
 )
+from fastrnn.trace import trace  # the function; it shadows the module name
 
 __version__ = "0.1.0"
 
@@ -49,5 +50,6 @@ __all__ = [
     "stack",
     "tanh",
     "tensor",
+    "trace",
     "zeros",
 ]

@@ -8,19 +8,29 @@ from fastrnn.nn.embedding import Embedding
 from fastrnn.nn.linear import Linear
 from fastrnn.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from fastrnn.nn.module import IncompatibleKeys, Module, Parameter, StateDictKeyError
+from fastrnn.nn.rnn import GRU, LSTM, RNN, RNNBase
+from fastrnn.nn.rnn_cell import GRUCell, LSTMCell, RNNCell, RNNCellBase
 
 __all__ = [
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",
     "Dropout",
     "Embedding",
+    "GRU",
+    "GRUCell",
     "IncompatibleKeys",
+    "LSTM",
+    "LSTMCell",
     "Linear",
     "LogSoftmax",
     "MSELoss",
     "Module",
     "ModuleList",
     "Parameter",
+    "RNN",
+    "RNNBase",
+    "RNNCell",
+    "RNNCellBase",
     "ReLU",
     "Sequential",
     "Sigmoid",
