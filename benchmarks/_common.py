@@ -33,6 +33,7 @@ def machine_info() -> dict:
     from threadpoolctl import threadpool_info
 
     import fastrnn
+    from fastrnn._kernels import _info
 
     blas = sorted(
         {
@@ -47,6 +48,7 @@ def machine_info() -> dict:
         "python": platform.python_version(),
         "fastrnn": fastrnn.__version__,
         "openmp": fastrnn.openmp_enabled(),
+        "packed_sgemm": _info.packed_sgemm_enabled(),
         "blas": blas,
     }
     try:

@@ -60,7 +60,11 @@ def main() -> int:
             row["openblas"] = rate(lambda: sgemm(1.0, Af, Wf, trans_b=True), M, N, K)
         row["blis"] = rate(lambda: blis.py.gemm(A, W, trans2=True, out=out), M, N, K)
         if torch is not None:
-            tA, tW, tout = torch.from_numpy(A), torch.from_numpy(W), torch.from_numpy(out)
+            tA, tW, tout = (
+                torch.from_numpy(A),
+                torch.from_numpy(W),
+                torch.from_numpy(out),
+            )
             row["mkl"] = rate(lambda: torch.mm(tA, tW.t(), out=tout), M, N, K)
         rows.append(row)
     print_table(rows, list(rows[0]))

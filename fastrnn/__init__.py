@@ -1,6 +1,6 @@
 """fastrnn: Cython/OpenMP recurrent neural networks for the CPU."""
 
-from fastrnn import functional, random
+from fastrnn import functional, optim, random
 from fastrnn._ops import exp, log, log_softmax, relu, sigmoid, softmax, tanh
 from fastrnn._shape_ops import cat, concat, stack
 from fastrnn._threads import get_num_threads, openmp_enabled, set_num_threads
@@ -40,6 +40,7 @@ __all__ = [
     "no_grad",
     "ones",
     "openmp_enabled",
+    "optim",
     "random",
     "relu",
     "set_default_dtype",

@@ -278,3 +278,42 @@ def test_every_output_entry_is_written(cell, rng, monkeypatch):
         for a in arrays:
             if a is not None:
                 assert np.isfinite(a).all()
+
+
+def test_blis_fallback_matches_packed_path(tmp_path):
+    """FASTRNN_NO_PACKED_SGEMM=1 sends float32 per-step products to BLIS instead of the
+    packed micro-kernel; both paths must agree (the CI machine may only run one)."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np, sys; from fastrnn import functional as F; "
+        "from fastrnn._kernels import _info; "
+        "rng = np.random.default_rng(3); f = np.float32; "
+        "X = rng.standard_normal((9, 7, 5)).astype(f); "
+        "W = (rng.standard_normal((4 * 13, 5)) * .3).astype(f); "
+        "U = (rng.standard_normal((4 * 13, 13)) * .3).astype(f); "
+        "Y, h, c, st = F.forward('lstm', X, None, W, U, lengths=[9, 1, 4, 9, 2, 3, 8], "
+        "n_threads=2); g = F.backward(st, np.ones_like(Y)); "
+        "np.savez(sys.argv[1], Y=Y, dX=g.dX, dW_hh=g.dW_hh, "
+        "packed=_info.packed_sgemm_enabled())"
+    )
+    results = {}
+    for name, env in (("default", {}), ("blis", {"FASTRNN_NO_PACKED_SGEMM": "1"})):
+        out = tmp_path / f"{name}.npz"
+        subprocess.run(
+            [sys.executable, "-c", script, str(out)],
+            check=True,
+            env={**os.environ, **env},
+        )
+        results[name] = np.load(out)
+    assert not results["blis"]["packed"]
+    for key in ("Y", "dX", "dW_hh"):
+        assert_allclose(
+            results["default"][key],
+            results["blis"][key],
+            rtol=1e-5,
+            atol=1e-5,
+            err_msg=key,
+        )

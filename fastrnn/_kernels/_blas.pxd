@@ -9,11 +9,35 @@ reentrant, so every OpenMP thread can call it on its own batch chunk with no thr
 interplay (OpenBLAS's pthread pool busy-waits between calls and must be limited with
 threadpoolctl on every kernel call).  It takes row-major strides directly.
 
+The per-step recurrent product goes through gemm_packed: on AVX2+FMA CPUs, float32
+uses fastrnn_sgemm.h, whose weights are packed once per kernel call instead of on every
+BLIS call (1.5x faster at 16 x 512 x 128, see benchmarks/README.md); otherwise BLIS.
+
 Swapping the backend means changing only this file.
 """
 from cython cimport floating
+from libc.stdlib cimport free, malloc
 
 cimport blis.cy
+
+
+cdef extern from "fastrnn_sgemm.h" nogil:
+    size_t fr_packed_size(int K, int N) noexcept
+    void fr_pack_b(int K, int N, const float* B, long rs, long cs, float* out) noexcept
+    int fr_sgemm_packed_available() noexcept
+    void fr_sgemm_packed(int M, int N, int K, const float* A, int lda,
+                         const float* packed, float* C, int ldc, int beta) noexcept
+
+
+cdef struct PackedWeights:
+    # op(B) (K, N) of a recurrent weight matrix, for gemm_packed; ``packed`` holds it in
+    # the micro-kernel's panel layout (float32 on AVX2+FMA CPUs) or is NULL (use BLIS)
+    const void* B
+    int ldb
+    bint trans_b
+    int K
+    int N
+    float* packed
 
 
 cdef inline void gemm(bint trans_a, bint trans_b, int M, int N, int K,
@@ -38,3 +62,43 @@ cdef inline void _scale_rows(int M, int N, floating beta, floating* C,
     for i in range(M):
         for j in range(N):
             C[i * ldc + j] = 0 if beta == 0 else beta * C[i * ldc + j]
+
+
+cdef inline int packed_init(PackedWeights* pw, bint trans_b, int K, int N,
+                            const floating* B, int ldb) noexcept nogil:
+    """Describe op(B) (K, N) once per kernel call, packing it for the float fast path.
+
+    Returns -1 when the packed copy cannot be allocated.  Free with packed_free.
+    """
+    pw.B = B
+    pw.ldb = ldb
+    pw.trans_b = trans_b
+    pw.K = K
+    pw.N = N
+    pw.packed = NULL
+    if floating is float:
+        if fr_sgemm_packed_available() and K > 0 and N > 0:
+            pw.packed = <float*>malloc(fr_packed_size(K, N) * sizeof(float))
+            if pw.packed == NULL:
+                return -1
+            # element (k, n) of op(B): B[n * ldb + k] when transposed, else B[k * ldb + n]
+            fr_pack_b(K, N, B, 1 if trans_b else ldb, ldb if trans_b else 1, pw.packed)
+    return 0
+
+
+cdef inline void packed_free(PackedWeights* pw) noexcept nogil:
+    free(pw.packed)
+    pw.packed = NULL
+
+
+cdef inline void gemm_packed(int M, const floating* A, int lda, const PackedWeights* pw,
+                             floating beta, floating* C, int ldc) noexcept nogil:
+    """C (M, N) := A (M, K) @ op(B) + beta * C, beta 0 or 1: the per-step product."""
+    if M <= 0:
+        return
+    if floating is float:
+        if pw.packed != NULL:
+            fr_sgemm_packed(M, pw.N, pw.K, A, lda, pw.packed, C, ldc, beta != 0)
+            return
+    gemm(False, pw.trans_b, M, pw.N, pw.K, 1, A, lda, <const floating*>pw.B, pw.ldb,
+         beta, C, ldc)

@@ -11,3 +11,13 @@ def openmp_enabled() -> bool:
 def openmp_max_threads() -> int:
     """omp_get_max_threads() as seen by the kernels (1 without OpenMP)."""
     return omp_get_max_threads()
+
+
+cdef extern from "fastrnn_sgemm.h" nogil:
+    int fr_sgemm_packed_available() noexcept
+
+
+def packed_sgemm_enabled() -> bool:
+    """True when float32 per-step products use the packed AVX2/FMA micro-kernel
+    (fastrnn_sgemm.h) rather than BLIS; FASTRNN_NO_PACKED_SGEMM=1 turns it off."""
+    return bool(fr_sgemm_packed_available())

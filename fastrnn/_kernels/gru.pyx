@@ -61,7 +61,8 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
 from fastrnn._kernels._activations cimport fr_ftz_enter, fr_ftz_exit
-from fastrnn._kernels._blas cimport gemm
+from fastrnn._kernels._blas cimport (PackedWeights, gemm, gemm_packed, packed_free,
+                                     packed_init)
 from fastrnn._kernels._gates cimport (gru_backward_row, gru_cho_backward_nz_row,
                                       gru_cho_backward_r_row, gru_cho_forward_n_row,
                                       gru_cho_forward_rz_row, gru_forward_row,
@@ -78,7 +79,8 @@ from fastrnn._kernels._loops cimport (add_rows, chunk_start, column_sums, n_chun
 
 cdef int _forward_chunk_pytorch(
     int b0, int b1, int T, int B, int H,
-    const floating* h0, const floating* W_hh, const floating* b_hh,
+    const floating* h0, const PackedWeights* P1,
+    const PackedWeights* P2, const floating* b_hh,
     const int64_t* lengths, bint reverse,
     floating* Y,            # OUT (T, B, H)
     floating* h_n,          # OUT (B, H)
@@ -104,7 +106,7 @@ cdef int _forward_chunk_pytorch(
     memcpy(h, h0 + <long long>b0 * H, <size_t>Bc * H * sizeof(floating))
     for s in range(T):
         # 1b: S = h_prev @ W_hh^T for the whole chunk (all three gate blocks)
-        gemm(False, True, Bc, N, H, 1, h, H, W_hh, H, 0, S, N)
+        gemm_packed(Bc, h, H, P1, 0, S, N)
         for r in range(Bc):
             b = b0 + r
             t = time_index(s, lengths[b], reverse)
@@ -131,7 +133,8 @@ cdef int _forward_chunk_pytorch(
 
 cdef int _forward_chunk_cho(
     int b0, int b1, int T, int B, int H,
-    const floating* h0, const floating* W_hh, const int64_t* lengths, bint reverse,
+    const floating* h0, const PackedWeights* P1,
+    const PackedWeights* P2, const int64_t* lengths, bint reverse,
     floating* Y,            # OUT (T, B, H)
     floating* h_n,          # OUT (B, H)
     floating* GATES,        # IN-OUT (T, B, 3H)
@@ -159,7 +162,7 @@ cdef int _forward_chunk_cho(
     memcpy(h, h0 + <long long>b0 * H, <size_t>Bc * H * sizeof(floating))
     for s in range(T):
         # 1b: S = h_prev @ W_h{r,z}^T (first 2H rows of W_hh)
-        gemm(False, True, Bc, 2 * H, H, 1, h, H, W_hh, H, 0, S, 2 * H)
+        gemm_packed(Bc, h, H, P1, 0, S, 2 * H)
         for r in range(Bc):
             b = b0 + r
             t = time_index(s, lengths[b], reverse)
@@ -179,7 +182,7 @@ cdef int _forward_chunk_cho(
             gru_cho_forward_rz_row(H, a, sr, hr, rhr)
             memcpy(AUX + row * H, rhr, H * sizeof(floating))
         # 1d: Sn = (r * h_prev) @ W_hn^T (rows 2H..3H of W_hh)
-        gemm(False, True, Bc, H, H, 1, rh, H, W_hh + 2 * H * H, H, 0, Sn, H)
+        gemm_packed(Bc, rh, H, P2, 0, Sn, H)
         for r in range(Bc):
             b = b0 + r
             t = time_index(s, lengths[b], reverse)
@@ -203,7 +206,8 @@ cdef int _forward_chunk_cho(
 
 cdef int _forward_chunk_minimal(
     int b0, int b1, int T, int B, int H,
-    const floating* h0, const floating* W_hh, const int64_t* lengths, bint reverse,
+    const floating* h0, const PackedWeights* P1,
+    const PackedWeights* P2, const int64_t* lengths, bint reverse,
     floating* Y,            # OUT (T, B, H)
     floating* h_n,          # OUT (B, H)
     floating* GATES,        # IN-OUT (T, B, 2H)
@@ -226,7 +230,7 @@ cdef int _forward_chunk_minimal(
     memcpy(h, h0 + <long long>b0 * H, <size_t>Bc * H * sizeof(floating))
     for s in range(T):
         # 1b: S = h_prev @ W_hh^T for the whole chunk (both gate blocks)
-        gemm(False, True, Bc, N, H, 1, h, H, W_hh, H, 0, S, N)
+        gemm_packed(Bc, h, H, P1, 0, S, N)
         for r in range(Bc):
             b = b0 + r
             t = time_index(s, lengths[b], reverse)
@@ -268,7 +272,8 @@ cdef inline const floating* _h_prev(const floating* h0, const floating* Y, int t
 
 cdef int _backward_chunk_pytorch(
     int b0, int b1, int T, int B, int H,
-    const floating* h0, const floating* W_hh, const int64_t* lengths, bint reverse,
+    const floating* h0, const PackedWeights* P1,
+    const PackedWeights* P2, const int64_t* lengths, bint reverse,
     const floating* Y,      # IN  (T, B, H)
     const floating* GATES,  # IN  (T, B, 3H)
     const floating* AUX,    # IN  (T, B, H)  W_hn h_prev + b_hn
@@ -327,7 +332,7 @@ cdef int _backward_chunk_pytorch(
             memcpy(Hprev + row * H, hp, H * sizeof(floating))
             zero_row(RH + row * H, H)
         # 1b: dh_prev += [da_r, da_z, da_n r] @ W_hh   (finished rows add zero)
-        gemm(False, False, Bc, H, N, 1, D, N, W_hh, H, 1, dh, H)
+        gemm_packed(Bc, D, N, P1, 1, dh, H)
     memcpy(dh0 + <long long>b0 * H, dh, <size_t>Bc * H * sizeof(floating))
     free(dh)
     free(D)
@@ -337,7 +342,8 @@ cdef int _backward_chunk_pytorch(
 
 cdef int _backward_chunk_cho(
     int b0, int b1, int T, int B, int H,
-    const floating* h0, const floating* W_hh, const int64_t* lengths, bint reverse,
+    const floating* h0, const PackedWeights* P1,
+    const PackedWeights* P2, const int64_t* lengths, bint reverse,
     const floating* Y,      # IN  (T, B, H)
     const floating* GATES,  # IN  (T, B, 3H)
     const floating* dY,     # IN  (T, B, H)
@@ -398,7 +404,7 @@ cdef int _backward_chunk_cho(
                 add_rows(H, dhr, dy, dH + row * H)
             gru_cho_backward_nz_row(H, g, dy, hp, dhr, dn, drz)
         # 1d: d_rh = da_n @ W_hn
-        gemm(False, False, Bc, H, H, 1, Dn, H, W_hh + 2 * H * H, H, 0, Drh, H)
+        gemm_packed(Bc, Dn, H, P2, 0, Drh, H)
         for r in range(Bc):
             b = b0 + r
             t = time_index(s, lengths[b], reverse)
@@ -418,7 +424,7 @@ cdef int _backward_chunk_cho(
             memcpy(dA_hh + row * N, da, N * sizeof(floating))
             memcpy(Hprev + row * H, hp, H * sizeof(floating))
         # 1b: dh_prev += [da_r, da_z] @ W_h{r,z}   (finished rows add zero)
-        gemm(False, False, Bc, H, 2 * H, 1, Drz, 2 * H, W_hh, H, 1, dh, H)
+        gemm_packed(Bc, Drz, 2 * H, P1, 1, dh, H)
     memcpy(dh0 + <long long>b0 * H, dh, <size_t>Bc * H * sizeof(floating))
     free(dh)
     free(Drz)
@@ -430,7 +436,8 @@ cdef int _backward_chunk_cho(
 
 cdef int _backward_chunk_minimal(
     int b0, int b1, int T, int B, int H,
-    const floating* h0, const floating* W_hh, const int64_t* lengths, bint reverse,
+    const floating* h0, const PackedWeights* P1,
+    const PackedWeights* P2, const int64_t* lengths, bint reverse,
     const floating* Y,      # IN  (T, B, H)
     const floating* GATES,  # IN  (T, B, 2H)
     const floating* dY,     # IN  (T, B, H)
@@ -485,7 +492,7 @@ cdef int _backward_chunk_minimal(
             memcpy(Hprev + row * H, hp, H * sizeof(floating))
             zero_row(RH + row * H, H)
         # 1b: dh_prev += [da_z, da_n] @ W_hh   (finished rows add zero)
-        gemm(False, False, Bc, H, N, 1, D, N, W_hh, H, 1, dh, H)
+        gemm_packed(Bc, D, N, P1, 1, dh, H)
     memcpy(dh0 + <long long>b0 * H, dh, <size_t>Bc * H * sizeof(floating))
     free(dh)
     free(D)
@@ -552,6 +559,13 @@ def gru_forward(
     cdef int n_chunks = n_chunks_for(n_threads, B), c, err = 0
     if variant not in (0, 1, 2):
         raise ValueError(f"expected variant 0, 1 or 2, got {variant}")
+    cdef PackedWeights P1, P2  # per-step weights: Cho splits W_h{r,z} and W_hn
+    if packed_init(&P1, True, H, 2 * H if variant == 1 else N, &W_hh[0, 0], H) != 0:
+        raise MemoryError("could not allocate the packed recurrent weights")
+    if packed_init(&P2, True, H if variant == 1 else 0, H if variant == 1 else 0,
+                   &W_hh[0, 0] + (2 * H * H if variant == 1 else 0), H) != 0:
+        packed_free(&P1)
+        raise MemoryError("could not allocate the packed recurrent weights")
     with nogil:
         # 1a: a_t = W_ih x_t + b_ih + b_hh for all steps, written into G_out
         #     (variant 0 keeps b_hn apart: it sits inside r * (W_hn h + b_hn))
@@ -562,21 +576,23 @@ def gru_forward(
             if variant == 0:
                 err += _forward_chunk_pytorch(
                     chunk_start(c, n_chunks, B), chunk_start(c + 1, n_chunks, B),
-                    T, B, H, &h0[0, 0], &W_hh[0, 0], &b_hh[0], &lengths[0], reverse,
+                    T, B, H, &h0[0, 0], &P1, &P2, &b_hh[0], &lengths[0], reverse,
                     &Y_out[0, 0, 0], &h_n_out[0, 0], &G_out[0, 0, 0],
                     &Aux_out[0, 0, 0])
             elif variant == 1:
                 err += _forward_chunk_cho(
                     chunk_start(c, n_chunks, B), chunk_start(c + 1, n_chunks, B),
-                    T, B, H, &h0[0, 0], &W_hh[0, 0], &lengths[0], reverse,
+                    T, B, H, &h0[0, 0], &P1, &P2, &lengths[0], reverse,
                     &Y_out[0, 0, 0], &h_n_out[0, 0], &G_out[0, 0, 0],
                     &Aux_out[0, 0, 0])
             else:
                 err += _forward_chunk_minimal(
                     chunk_start(c, n_chunks, B), chunk_start(c + 1, n_chunks, B),
-                    T, B, H, &h0[0, 0], &W_hh[0, 0], &lengths[0], reverse,
+                    T, B, H, &h0[0, 0], &P1, &P2, &lengths[0], reverse,
                     &Y_out[0, 0, 0], &h_n_out[0, 0], &G_out[0, 0, 0],
                     &Aux_out[0, 0, 0])
+    packed_free(&P1)
+    packed_free(&P2)
     if err:
         raise MemoryError("gru_forward: could not allocate the per-thread state")
 
@@ -614,26 +630,33 @@ def gru_backward(
     cdef int n_chunks = n_chunks_for(n_threads, B), c, err = 0
     if variant not in (0, 1, 2):
         raise ValueError(f"expected variant 0, 1 or 2, got {variant}")
+    cdef PackedWeights P1, P2  # per-step weights: Cho splits W_h{r,z} and W_hn
+    if packed_init(&P1, False, 2 * H if variant == 1 else N, H, &W_hh[0, 0], H) != 0:
+        raise MemoryError("could not allocate the packed recurrent weights")
+    if packed_init(&P2, False, H if variant == 1 else 0, H if variant == 1 else 0,
+                   &W_hh[0, 0] + (2 * H * H if variant == 1 else 0), H) != 0:
+        packed_free(&P1)
+        raise MemoryError("could not allocate the packed recurrent weights")
     with nogil:
         for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
             if variant == 0:
                 err += _backward_chunk_pytorch(
                     chunk_start(c, n_chunks, B), chunk_start(c + 1, n_chunks, B),
-                    T, B, H, &h0[0, 0], &W_hh[0, 0], &lengths[0], reverse,
+                    T, B, H, &h0[0, 0], &P1, &P2, &lengths[0], reverse,
                     &Y[0, 0, 0], &G[0, 0, 0], &Aux[0, 0, 0], &dY[0, 0, 0],
                     &dh_n[0, 0], &dA_work[0, 0, 0], &dA_hh_work[0, 0, 0],
                     &Hprev_work[0, 0, 0], &RH_work[0, 0, 0], &dh0_out[0, 0], dH_ptr)
             elif variant == 1:
                 err += _backward_chunk_cho(
                     chunk_start(c, n_chunks, B), chunk_start(c + 1, n_chunks, B),
-                    T, B, H, &h0[0, 0], &W_hh[0, 0], &lengths[0], reverse,
+                    T, B, H, &h0[0, 0], &P1, &P2, &lengths[0], reverse,
                     &Y[0, 0, 0], &G[0, 0, 0], &dY[0, 0, 0],
                     &dh_n[0, 0], &dA_work[0, 0, 0], &dA_hh_work[0, 0, 0],
                     &Hprev_work[0, 0, 0], &RH_work[0, 0, 0], &dh0_out[0, 0], dH_ptr)
             else:
                 err += _backward_chunk_minimal(
                     chunk_start(c, n_chunks, B), chunk_start(c + 1, n_chunks, B),
-                    T, B, H, &h0[0, 0], &W_hh[0, 0], &lengths[0], reverse,
+                    T, B, H, &h0[0, 0], &P1, &P2, &lengths[0], reverse,
                     &Y[0, 0, 0], &G[0, 0, 0], &dY[0, 0, 0],
                     &dh_n[0, 0], &dA_work[0, 0, 0], &dA_hh_work[0, 0, 0],
                     &Hprev_work[0, 0, 0], &RH_work[0, 0, 0], &dh0_out[0, 0], dH_ptr)
@@ -649,5 +672,7 @@ def gru_backward(
                                 &dA_hh_work[0, 0, 0], &Hprev_work[0, 0, 0],
                                 &dX_out[0, 0, 0], &dW_ih_out[0, 0], &dW_hh_out[0, 0],
                                 &db_ih_out[0], &db_hh_out[0], T * B, I, H, N, n_threads)
+    packed_free(&P1)
+    packed_free(&P2)
     if err:
         raise MemoryError("gru_backward: could not allocate the per-thread state")

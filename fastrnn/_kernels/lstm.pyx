@@ -37,7 +37,7 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
 from fastrnn._kernels._activations cimport fr_ftz_enter, fr_ftz_exit
-from fastrnn._kernels._blas cimport gemm
+from fastrnn._kernels._blas cimport PackedWeights, gemm_packed, packed_free, packed_init
 from fastrnn._kernels._gates cimport lstm_backward_row, lstm_forward_row
 from fastrnn._kernels._loops cimport (add_rows, chunk_start, n_chunks_for,
                                       parameter_grads, prev_time_index, project_inputs,
@@ -46,7 +46,7 @@ from fastrnn._kernels._loops cimport (add_rows, chunk_start, n_chunks_for,
 
 cdef int _forward_chunk(
     int b0, int b1, int T, int B, int H,
-    const floating* h0, const floating* c0, const floating* W_hh,
+    const floating* h0, const floating* c0, const PackedWeights* Whh,
     const floating* w_peep, bint peephole, const int64_t* lengths, bint reverse,
     floating* Y,            # OUT (T, B, H)
     floating* h_n,          # OUT (B, H)
@@ -74,7 +74,7 @@ cdef int _forward_chunk(
     for s in range(T):
         # 1b: z = h_prev @ W_hh^T for the whole chunk (skipped once every row finished)
         if s < max_len:
-            gemm(False, True, Bc, H4, H, 1, h, H, W_hh, H, 0, z, H4)
+            gemm_packed(Bc, h, H, Whh, 0, z, H4)
         for r in range(Bc):
             b = b0 + r
             t = time_index(s, lengths[b], reverse)
@@ -99,7 +99,7 @@ cdef int _forward_chunk(
 
 cdef int _backward_chunk(
     int b0, int b1, int T, int B, int H,
-    const floating* h0, const floating* c0, const floating* W_hh,
+    const floating* h0, const floating* c0, const PackedWeights* Whh,
     const floating* w_peep, bint peephole, const int64_t* lengths, bint reverse,
     const floating* Y,      # IN  (T, B, H)
     const floating* G,      # IN  (T, B, 4H)
@@ -166,7 +166,7 @@ cdef int _backward_chunk(
         if s >= max_len:  # every row of the chunk inactive: nothing flows back
             continue
         # 1b: dh_prev = da @ W_hh
-        gemm(False, False, Bc, H, H4, 1, da, H4, W_hh, H, 0, dh_prev, H)
+        gemm_packed(Bc, da, H4, Whh, 0, dh_prev, H)
         for r in range(Bc):
             if time_index(s, lengths[b0 + r], reverse) >= 0:
                 memcpy(dh + r * H, dh_prev + r * H, H * sizeof(floating))
@@ -202,6 +202,9 @@ def lstm_forward(
     """Run the LSTM over the batch; inputs must be validated by fastrnn.functional."""
     cdef int T = X.shape[0], B = X.shape[1], I = X.shape[2], H = h0.shape[1]
     cdef int n_chunks = n_chunks_for(n_threads, B), c, err = 0
+    cdef PackedWeights Whh
+    if packed_init(&Whh, True, H, 4 * H, &W_hh[0, 0], H) != 0:
+        raise MemoryError("could not allocate the packed recurrent weights")
     with nogil:
         # 1a: a = W_ih x_t + b_ih + b_hh for all steps, written into G
         project_inputs(&X[0, 0, 0], &W_ih[0, 0], &b_ih[0], &b_hh[0], 4 * H,
@@ -209,9 +212,10 @@ def lstm_forward(
         for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
             err += _forward_chunk(
                 chunk_start(c, n_chunks, B), chunk_start(c + 1, n_chunks, B),
-                T, B, H, &h0[0, 0], &c0[0, 0], &W_hh[0, 0], &w_peep[0], peephole,
+                T, B, H, &h0[0, 0], &c0[0, 0], &Whh, &w_peep[0], peephole,
                 &lengths[0], reverse, &Y_out[0, 0, 0], &h_n_out[0, 0],
                 &c_n_out[0, 0], &G_out[0, 0, 0], &C_out[0, 0, 0])
+    packed_free(&Whh)
     if err:
         raise MemoryError("lstm_forward: could not allocate the per-thread state")
 
@@ -250,6 +254,9 @@ def lstm_backward(
     cdef floating* dH_ptr = &dH_out[0, 0, 0] if dH_out.shape[0] > 0 else NULL
     cdef int n_chunks = n_chunks_for(n_threads, B), c, j, err = 0
     cdef floating* dwp_chunks = NULL
+    cdef PackedWeights Whh
+    if packed_init(&Whh, False, 4 * H, H, &W_hh[0, 0], H) != 0:
+        raise MemoryError("could not allocate the packed recurrent weights")
     with nogil:
         dwp_chunks = <floating*>malloc(<size_t>n_chunks * 3 * H * sizeof(floating))
         if dwp_chunks == NULL:
@@ -258,7 +265,7 @@ def lstm_backward(
             for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
                 err += _backward_chunk(
                     chunk_start(c, n_chunks, B), chunk_start(c + 1, n_chunks, B),
-                    T, B, H, &h0[0, 0], &c0[0, 0], &W_hh[0, 0], &w_peep[0], peephole,
+                    T, B, H, &h0[0, 0], &c0[0, 0], &Whh, &w_peep[0], peephole,
                     &lengths[0], reverse, &Y[0, 0, 0], &G[0, 0, 0], &C[0, 0, 0],
                     &dY[0, 0, 0], &dh_n[0, 0], &dc_n[0, 0],
                     &dA_work[0, 0, 0], &Hprev_work[0, 0, 0], &dh0_out[0, 0], dH_ptr,
@@ -277,5 +284,6 @@ def lstm_backward(
                             &db_ih_out[0], &db_hh_out[0], T * B, I, H, 4 * H,
                             n_threads)
         free(dwp_chunks)
+    packed_free(&Whh)
     if err:
         raise MemoryError("lstm_backward: could not allocate the per-thread state")

@@ -27,7 +27,7 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
 from fastrnn._kernels._activations cimport fr_ftz_enter, fr_ftz_exit
-from fastrnn._kernels._blas cimport gemm
+from fastrnn._kernels._blas cimport PackedWeights, gemm_packed, packed_free, packed_init
 from fastrnn._kernels._gates cimport rnn_backward_row, rnn_forward_row
 from fastrnn._kernels._loops cimport (add_rows, chunk_start, n_chunks_for,
                                       parameter_grads, prev_time_index, project_inputs,
@@ -36,7 +36,7 @@ from fastrnn._kernels._loops cimport (add_rows, chunk_start, n_chunks_for,
 
 cdef int _forward_chunk(
     int b0, int b1, int T, int B, int H,
-    const floating* h0, const floating* W_hh, const int64_t* lengths,
+    const floating* h0, const PackedWeights* Whh, const int64_t* lengths,
     bint reverse, bint relu,
     floating* Y,            # IN-OUT (T, B, H): holds a_t from 1a on entry, h_t on exit
     floating* h_n,          # OUT (B, H)
@@ -53,7 +53,7 @@ cdef int _forward_chunk(
     memcpy(h, h0 + <long long>b0 * H, <size_t>Bc * H * sizeof(floating))
     for s in range(T):
         # 1b: z = h_prev @ W_hh^T for the whole chunk
-        gemm(False, True, Bc, H, H, 1, h, H, W_hh, H, 0, z, H)
+        gemm_packed(Bc, h, H, Whh, 0, z, H)
         for r in range(Bc):
             b = b0 + r
             t = time_index(s, lengths[b], reverse)
@@ -71,7 +71,7 @@ cdef int _forward_chunk(
 
 cdef int _backward_chunk(
     int b0, int b1, int T, int B, int H,
-    const floating* h0, const floating* W_hh, const int64_t* lengths,
+    const floating* h0, const PackedWeights* Whh, const int64_t* lengths,
     bint reverse, bint relu,
     const floating* Y,      # IN  (T, B, H)
     const floating* dY,     # IN  (T, B, H)
@@ -114,7 +114,7 @@ cdef int _backward_chunk(
             hp = h0 + <long long>b * H if tp < 0 else Y + (<long long>tp * B + b) * H
             memcpy(Hprev + row, hp, H * sizeof(floating))
         # 1b: dh_prev = da @ W_hh
-        gemm(False, False, Bc, H, H, 1, da, H, W_hh, H, 0, dh_prev, H)
+        gemm_packed(Bc, da, H, Whh, 0, dh_prev, H)
         for r in range(Bc):
             if time_index(s, lengths[b0 + r], reverse) >= 0:
                 memcpy(dh + r * H, dh_prev + r * H, H * sizeof(floating))
@@ -143,6 +143,9 @@ def rnn_forward(
     """Run the RNN over the batch; inputs must be validated by fastrnn.functional."""
     cdef int T = X.shape[0], B = X.shape[1], I = X.shape[2], H = h0.shape[1]
     cdef int n_chunks = n_chunks_for(n_threads, B), c, err = 0
+    cdef PackedWeights Whh
+    if packed_init(&Whh, True, H, H, &W_hh[0, 0], H) != 0:
+        raise MemoryError("could not allocate the packed recurrent weights")
     with nogil:
         # 1a: a_t = W_ih x_t + b_ih + b_hh for all steps, written into Y
         project_inputs(&X[0, 0, 0], &W_ih[0, 0], &b_ih[0], &b_hh[0], H,
@@ -150,8 +153,9 @@ def rnn_forward(
         for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
             err += _forward_chunk(
                 chunk_start(c, n_chunks, B), chunk_start(c + 1, n_chunks, B),
-                T, B, H, &h0[0, 0], &W_hh[0, 0], &lengths[0], reverse, relu,
+                T, B, H, &h0[0, 0], &Whh, &lengths[0], reverse, relu,
                 &Y_out[0, 0, 0], &h_n_out[0, 0])
+    packed_free(&Whh)
     if err:
         raise MemoryError("rnn_forward: could not allocate the per-thread state")
 
@@ -182,11 +186,14 @@ def rnn_backward(
     cdef int T = X.shape[0], B = X.shape[1], I = X.shape[2], H = h0.shape[1]
     cdef floating* dH_ptr = &dH_out[0, 0, 0] if dH_out.shape[0] > 0 else NULL
     cdef int n_chunks = n_chunks_for(n_threads, B), c, err = 0
+    cdef PackedWeights Whh
+    if packed_init(&Whh, False, H, H, &W_hh[0, 0], H) != 0:
+        raise MemoryError("could not allocate the packed recurrent weights")
     with nogil:
         for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
             err += _backward_chunk(
                 chunk_start(c, n_chunks, B), chunk_start(c + 1, n_chunks, B),
-                T, B, H, &h0[0, 0], &W_hh[0, 0], &lengths[0], reverse, relu,
+                T, B, H, &h0[0, 0], &Whh, &lengths[0], reverse, relu,
                 &Y[0, 0, 0], &dY[0, 0, 0], &dh_n[0, 0],
                 &dA_work[0, 0, 0], &Hprev_work[0, 0, 0], &dh0_out[0, 0], dH_ptr)
         if err == 0:
@@ -194,5 +201,6 @@ def rnn_backward(
                             &dA_work[0, 0, 0], &Hprev_work[0, 0, 0],
                             &dX_out[0, 0, 0], &dW_ih_out[0, 0], &dW_hh_out[0, 0],
                             &db_ih_out[0], &db_hh_out[0], T * B, I, H, H, n_threads)
+    packed_free(&Whh)
     if err:
         raise MemoryError("rnn_backward: could not allocate the per-thread state")

@@ -1,6 +1,6 @@
 """Neural-network layers, losses and initialisers with PyTorch's names and shapes."""
 
-from fastrnn.nn import functional, init
+from fastrnn.nn import functional, init, utils
 from fastrnn.nn.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from fastrnn.nn.container import ModuleList, Sequential
 from fastrnn.nn.dropout import Dropout
@@ -39,4 +39,5 @@ __all__ = [
     "Tanh",
     "functional",
     "init",
+    "utils",
 ]

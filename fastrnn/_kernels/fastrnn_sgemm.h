@@ -1,0 +1,151 @@
+/* fastrnn_sgemm.h: float GEMM against a matrix packed once, for the per-step recurrence.
+ *
+ * Every time step multiplies a few batch rows by the same recurrent weight matrix.  A
+ * general BLAS packs that matrix again on every call; at the recurrence's shapes (16-64
+ * rows) the repacking costs as much as a fifth of the product.  Here the weights are
+ * packed once per kernel call into panels of 16 columns (zero padded), and a 6x16 AVX2/FMA
+ * register-blocked micro-kernel streams through them: C (M, N) = A (M, K) @ B (K, N).
+ *
+ * Only on x86-64 with gcc/clang and only when the CPU has AVX2 and FMA
+ * (fr_sgemm_packed_available(); FASTRNN_NO_PACKED_SGEMM=1 turns it off); otherwise
+ * callers use BLIS (see _blas.pxd).  benchmarks/bench_gemm.py measures both.
+ */
+#ifndef FASTRNN_SGEMM_H
+#define FASTRNN_SGEMM_H
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FR_NR 16 /* columns per packed panel: two 8-float AVX registers */
+#define FR_MR 6  /* rows per micro-tile: 6 x 2 accumulators + 2 B + 1 A = 15 ymm */
+
+/* Floats needed to pack a K x N matrix: ceil(N / 16) panels of K x 16. */
+static inline size_t fr_packed_size(int K, int N) {
+    return (size_t)((N + FR_NR - 1) / FR_NR) * FR_NR * (size_t)K;
+}
+
+/* Pack B (K x N; element (k, n) at B[k * rs + n * cs]) into 16-column panels:
+ * out[p][k][0..15] = B[k][16 p + 0..15], zero beyond N. */
+static inline void fr_pack_b(int K, int N, const float *B, long rs, long cs, float *out) {
+    int p, k, j, n_panels = (N + FR_NR - 1) / FR_NR;
+    for (p = 0; p < n_panels; p++) {
+        float *panel = out + (size_t)p * K * FR_NR;
+        int n0 = p * FR_NR;
+        for (k = 0; k < K; k++) {
+            for (j = 0; j < FR_NR; j++) {
+                int n = n0 + j;
+                panel[(size_t)k * FR_NR + j] = n < N ? B[(long)k * rs + (long)n * cs] : 0.0f;
+            }
+        }
+    }
+}
+
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#include <immintrin.h>
+#define FR_HAVE_PACKED_SGEMM 1
+
+static inline int fr_sgemm_packed_available(void) {
+    static int available = -1; /* benign race: every thread computes the same value */
+    if (available < 0) {
+        __builtin_cpu_init();
+        available = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                    getenv("FASTRNN_NO_PACKED_SGEMM") == NULL;
+    }
+    return available;
+}
+
+/* One micro-tile: rows a[0..m) (m <= 6) times one packed panel, n <= 16 valid columns.
+ * beta is 0 (overwrite C) or 1 (add to C).  Written out by hand so that the twelve
+ * accumulators stay in registers. */
+__attribute__((target("avx2,fma"))) static void fr_sgemm_tile(
+    int K, int m, int n, const float *a0, int lda, const float *panel, float *c, int ldc,
+    int beta)
+{
+    const long ld = lda; /* rows past m repeat row 0; their results are not stored */
+    const float *a1 = a0 + (m > 1 ? ld : 0), *a2 = a0 + (m > 2 ? 2 * ld : 0);
+    const float *a3 = a0 + (m > 3 ? 3 * ld : 0), *a4 = a0 + (m > 4 ? 4 * ld : 0);
+    const float *a5 = a0 + (m > 5 ? 5 * ld : 0);
+    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+    __m256 acc[FR_MR][2];
+    int r, k;
+    for (k = 0; k < K; k++) {
+        const float *b = panel + (size_t)k * FR_NR;
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), x;
+        x = _mm256_broadcast_ss(a0 + k);
+        c00 = _mm256_fmadd_ps(x, b0, c00);
+        c01 = _mm256_fmadd_ps(x, b1, c01);
+        x = _mm256_broadcast_ss(a1 + k);
+        c10 = _mm256_fmadd_ps(x, b0, c10);
+        c11 = _mm256_fmadd_ps(x, b1, c11);
+        x = _mm256_broadcast_ss(a2 + k);
+        c20 = _mm256_fmadd_ps(x, b0, c20);
+        c21 = _mm256_fmadd_ps(x, b1, c21);
+        x = _mm256_broadcast_ss(a3 + k);
+        c30 = _mm256_fmadd_ps(x, b0, c30);
+        c31 = _mm256_fmadd_ps(x, b1, c31);
+        x = _mm256_broadcast_ss(a4 + k);
+        c40 = _mm256_fmadd_ps(x, b0, c40);
+        c41 = _mm256_fmadd_ps(x, b1, c41);
+        x = _mm256_broadcast_ss(a5 + k);
+        c50 = _mm256_fmadd_ps(x, b0, c50);
+        c51 = _mm256_fmadd_ps(x, b1, c51);
+    }
+    acc[0][0] = c00; acc[0][1] = c01; acc[1][0] = c10; acc[1][1] = c11;
+    acc[2][0] = c20; acc[2][1] = c21; acc[3][0] = c30; acc[3][1] = c31;
+    acc[4][0] = c40; acc[4][1] = c41; acc[5][0] = c50; acc[5][1] = c51;
+    if (n == FR_NR) {
+        for (r = 0; r < m; r++) {
+            float *cr = c + (long)r * ldc;
+            if (beta) {
+                acc[r][0] = _mm256_add_ps(acc[r][0], _mm256_loadu_ps(cr));
+                acc[r][1] = _mm256_add_ps(acc[r][1], _mm256_loadu_ps(cr + 8));
+            }
+            _mm256_storeu_ps(cr, acc[r][0]);
+            _mm256_storeu_ps(cr + 8, acc[r][1]);
+        }
+    } else {
+        float tmp[FR_NR];
+        int j;
+        for (r = 0; r < m; r++) {
+            float *cr = c + (long)r * ldc;
+            _mm256_storeu_ps(tmp, acc[r][0]);
+            _mm256_storeu_ps(tmp + 8, acc[r][1]);
+            for (j = 0; j < n; j++)
+                cr[j] = beta ? cr[j] + tmp[j] : tmp[j];
+        }
+    }
+}
+
+/* C (M x N, row stride ldc) = A (M x K, row stride lda) @ B  [+ C when beta == 1],
+ * B packed by fr_pack_b.  Panels outermost so each K x 16 panel is reused by all rows
+ * while it is in cache. */
+static inline void fr_sgemm_packed(int M, int N, int K, const float *A, int lda,
+                                   const float *packed, float *C, int ldc, int beta) {
+    int p, i, n_panels = (N + FR_NR - 1) / FR_NR;
+    for (p = 0; p < n_panels; p++) {
+        const float *panel = packed + (size_t)p * K * FR_NR;
+        int n0 = p * FR_NR, n = N - n0 < FR_NR ? N - n0 : FR_NR;
+        for (i = 0; i < M; i += FR_MR) {
+            int m = M - i < FR_MR ? M - i : FR_MR;
+            fr_sgemm_tile(K, m, n, A + (long)i * lda, lda, panel, C + (long)i * ldc + n0,
+                          ldc, beta);
+        }
+    }
+}
+#else
+#define FR_HAVE_PACKED_SGEMM 0
+static inline int fr_sgemm_packed_available(void) { return 0; }
+static inline void fr_sgemm_packed(int M, int N, int K, const float *A, int lda,
+                                   const float *packed, float *C, int ldc, int beta) {
+    (void)M; (void)N; (void)K; (void)A; (void)lda; (void)packed; (void)C; (void)ldc;
+    (void)beta;
+}
+#endif
+
+#endif
