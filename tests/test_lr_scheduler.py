@@ -74,20 +74,21 @@ PLATEAUS: list[tuple[str, dict[str, Any], list[float]]] = [
 
 
 def _ours(lrs: tuple[float, ...] = LRS) -> optim.SGD:
-    params = [nn.Parameter(np.zeros(2)) for _ in lrs]
-    return optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, lrs)])
+    return optim.SGD([{"params": [nn.Parameter(np.zeros(2))], "lr": lr} for lr in lrs])
 
 
 def _theirs(torch: ModuleType, lrs: tuple[float, ...] = LRS) -> Any:
-    params = [torch.nn.Parameter(torch.zeros(2)) for _ in lrs]
-    return torch.optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, lrs)])
+    groups = [{"params": [torch.nn.Parameter(torch.zeros(2))], "lr": lr} for lr in lrs]
+    return torch.optim.SGD(groups)
 
 
 def _as_list(s: Any) -> list[Any]:
     return s if isinstance(s, list) else [s]
 
 
-def _lr_sequence(opt: Any, scheds: list[Any], n: int, metrics: list[float] | None = None):
+def _lr_sequence(
+    opt: Any, scheds: list[Any], n: int, metrics: list[float] | None = None
+):
     lrs = [[g["lr"] for g in opt.param_groups]]
     last = [list(scheds[-1].get_last_lr())]
     for t in range(n):
@@ -212,7 +213,10 @@ def test_plateau_state_dict_round_trip() -> None:
     first = _ours()
     sched = lr_scheduler.ReduceLROnPlateau(first, **kwargs)
     _lr_sequence(first, [sched], 13, METRICS)
-    opt_state, sched_state = first.state_dict(), json.loads(json.dumps(sched.state_dict()))
+    opt_state, sched_state = (
+        first.state_dict(),
+        json.loads(json.dumps(sched.state_dict())),
+    )
     fresh = _ours()
     resumed = lr_scheduler.ReduceLROnPlateau(fresh)  # options come from the state
     fresh.load_state_dict(opt_state)
@@ -264,7 +268,9 @@ def test_resume_with_last_epoch_needs_initial_lr() -> None:
             "expected 1 milestones",
         ),
         (
-            lambda o: lr_scheduler.SequentialLR(o, [lr_scheduler.StepLR(_ours(), 2)], []),
+            lambda o: lr_scheduler.SequentialLR(
+                o, [lr_scheduler.StepLR(_ours(), 2)], []
+            ),
             ValueError,
             "belong to the given optimizer",
         ),

@@ -46,7 +46,9 @@ CASES: list[tuple[str, dict[str, Any]]] = [
 
 def _case_id(case: tuple[str, dict[str, Any]]) -> str:
     name, kwargs = case
-    return name + ("-" + "-".join(f"{k}={v}" for k, v in kwargs.items()) if kwargs else "")
+    return name + (
+        "-" + "-".join(f"{k}={v}" for k, v in kwargs.items()) if kwargs else ""
+    )
 
 
 def make_params(rng: np.random.Generator) -> list[nn.Parameter]:
@@ -194,7 +196,9 @@ def test_state_dict_layout_matches_torch(
     params = make_params(rng)
     tparams = [torch.nn.Parameter(torch.tensor(p.data)) for p in params]
     ours = optim.Adam([{"params": params[:2]}, {"params": params[2:], "lr": 0.1}])
-    theirs = torch.optim.Adam([{"params": tparams[:2]}, {"params": tparams[2:], "lr": 0.1}])
+    theirs = torch.optim.Adam(
+        [{"params": tparams[:2]}, {"params": tparams[2:], "lr": 0.1}]
+    )
     for p, tp in zip(params, tparams, strict=True):
         p.grad = np.ones_like(p.data)
         tp.grad = torch.ones_like(tp)
@@ -215,7 +219,9 @@ def test_state_dict_layout_matches_torch(
     fresh = optim.Adam([{"params": params[:2]}, {"params": params[2:]}])
     fresh.load_state_dict(b)
     assert fresh.param_groups[1]["lr"] == 0.1
-    np.testing.assert_allclose(fresh.state[params[0]]["exp_avg"], a["state"][0]["exp_avg"])
+    np.testing.assert_allclose(
+        fresh.state[params[0]]["exp_avg"], a["state"][0]["exp_avg"]
+    )
 
 
 def test_load_state_dict_rejects_mismatch(rng: np.random.Generator) -> None:

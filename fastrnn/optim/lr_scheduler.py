@@ -64,9 +64,7 @@ class LRScheduler:
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(
-                f"expected an Optimizer, got {type(optimizer).__name__}"
-            )
+            raise TypeError(f"expected an Optimizer, got {type(optimizer).__name__}")
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
@@ -312,7 +310,9 @@ class LinearLR(LRScheduler):
             return [lr * start for lr in self._current_lrs()]
         if self._is_initial or t > self.total_iters:
             return self._current_lrs()
-        ratio = 1.0 + (end - start) / (self.total_iters * start + (t - 1) * (end - start))
+        ratio = 1.0 + (end - start) / (
+            self.total_iters * start + (t - 1) * (end - start)
+        )
         return [lr * ratio for lr in self._current_lrs()]
 
     def _get_closed_form_lr(self) -> list[float]:
@@ -448,7 +448,9 @@ def warmup_cosine(
     warmup = LinearLR(
         optimizer, start_factor=start_factor, end_factor=1.0, total_iters=warmup_steps
     )
-    decay = CosineAnnealingLR(optimizer, T_max=total_steps - warmup_steps, eta_min=eta_min)
+    decay = CosineAnnealingLR(
+        optimizer, T_max=total_steps - warmup_steps, eta_min=eta_min
+    )
     return SequentialLR(optimizer, [warmup, decay], milestones=[warmup_steps])
 
 
@@ -497,9 +499,7 @@ class ReduceLROnPlateau(LRScheduler):
         if not factor < 1.0:
             raise ValueError(f"expected factor < 1.0, got {factor}")
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(
-                f"expected an Optimizer, got {type(optimizer).__name__}"
-            )
+            raise TypeError(f"expected an Optimizer, got {type(optimizer).__name__}")
         self.factor = factor
         self.optimizer = optimizer
         if isinstance(min_lr, (list, tuple)):

@@ -152,9 +152,9 @@ class Optimizer:
                 "expected every parameter in at most one parameter group, got "
                 "some in more than one"
             )
-        if self.param_groups and (
-            "param_names" in group
-        ) != ("param_names" in self.param_groups[0]):
+        if self.param_groups and ("param_names" in group) != (
+            "param_names" in self.param_groups[0]
+        ):
             raise ValueError(
                 "expected all parameter groups to be named or all to be unnamed, "
                 "got a mix"

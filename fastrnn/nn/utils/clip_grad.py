@@ -76,8 +76,9 @@ def clip_grads_with_norm_(
     """
     coef = float(max_norm) / (float(total_norm) + 1e-6)
     if not coef >= 1.0:  # also scales when the norm is NaN, as PyTorch does
-        for g in _grads(parameters):
-            g *= coef
+        with np.errstate(invalid="ignore"):  # inf * 0 -> NaN, like PyTorch
+            for g in _grads(parameters):
+                g *= coef
 
 
 def clip_grad_norm_(
