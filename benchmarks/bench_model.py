@@ -4,7 +4,8 @@ Embedding(65, 65) -> 2-layer LSTM(256) -> Linear(65), batch 32, 128 steps, float
 forward + cross-entropy + backward (parameter gradients), median wall time, n threads
 for both libraries.  Also measures fastrnn's autograd overhead: the same step written
 directly against fastrnn.functional and NumPy with no Tensor, tape or Module ("raw"),
-so that (nn - raw) / nn is the share of step time the Python training API costs.
+so that (nn - raw) / nn is the share of step time the Python training API costs
+(both use the same kernels, including fastrnn._linalg.matmul for the head).
 
     python benchmarks/bench_model.py [--threads 2 1]
 """
@@ -23,6 +24,7 @@ from _common import machine_info, median_time, print_table, write_results  # noq
 import fastrnn  # noqa: E402
 from fastrnn import functional as F  # noqa: E402
 from fastrnn import nn  # noqa: E402
+from fastrnn._linalg import matmul  # noqa: E402
 
 V, E, H, L, B, T = 65, 65, 256, 2, 32, 128
 
@@ -52,7 +54,7 @@ def fastrnn_step(model, loss_fn, tokens, targets):
 
 def raw_step(model, tokens, targets, n_threads):
     """The same computation with no autograd: kernels + NumPy, gradients by hand."""
-    p = {k: v.numpy() for k, v in model.state_dict().items()}
+    p = dict(model.state_dict())
     emb, Wo, bo = p["embedding.weight"], p["head.weight"], p["head.bias"]
     tok, tgt = tokens.numpy(), targets.numpy().reshape(-1)
 
@@ -72,7 +74,7 @@ def raw_step(model, tokens, targets, n_threads):
             )
             states.append(st)
         y = x.reshape(T * B, H)
-        logits = y @ Wo.T + bo
+        logits = matmul(y, Wo, trans_b=True) + bo
         logits -= logits.max(axis=1, keepdims=True)
         prob = np.exp(logits)
         prob /= prob.sum(axis=1, keepdims=True)
@@ -80,8 +82,11 @@ def raw_step(model, tokens, targets, n_threads):
         dlogits = prob
         dlogits[np.arange(T * B), tgt] -= 1
         dlogits /= T * B
-        grads = {"head.weight": dlogits.T @ y, "head.bias": dlogits.sum(0)}
-        dY = (dlogits @ Wo).reshape(T, B, H)
+        grads = {
+            "head.weight": matmul(dlogits, y, trans_a=True),
+            "head.bias": dlogits.sum(0),
+        }
+        dY = matmul(dlogits, Wo).reshape(T, B, H)
         for k in reversed(range(L)):
             g = F.backward(states[k], dY)
             grads[f"lstm.weight_ih_l{k}"] = g.dW_ih

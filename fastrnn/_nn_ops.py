@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from fastrnn._linalg import matmul
 from fastrnn.tensor import Context, Function
 
 Array = NDArray[Any]
@@ -18,7 +19,8 @@ class Linear(Function):
     @staticmethod
     def forward(ctx: Context, x: Array, W: Array, b: Array | None) -> Array:
         ctx.save(x, W, b is not None)
-        y = x @ W.T  # (*, out)
+        x2 = x.reshape(-1, W.shape[1])  # (M, in)
+        y = matmul(x2, W, trans_b=True).reshape(*x.shape[:-1], W.shape[0])  # (*, out)
         if b is not None:
             y += b
         return y
@@ -28,8 +30,8 @@ class Linear(Function):
         x, W, has_bias = ctx.saved
         nx, nW, nb = ctx.needs_input_grad
         dy2 = dy.reshape(-1, W.shape[0])  # (M, out)
-        dx = dy @ W if nx else None  # (*, in)
-        dW = dy2.T @ x.reshape(-1, W.shape[1]) if nW else None  # (out, in)
+        dx = matmul(dy2, W).reshape(x.shape) if nx else None  # (*, in)
+        dW = matmul(dy2, x.reshape(-1, W.shape[1]), trans_a=True) if nW else None
         db = dy2.sum(axis=0) if nb and has_bias else None  # (out,)
         return dx, dW, db
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from fastrnn._linalg import matmul
 from fastrnn.tensor import Context, Function, Tensor, _is_float, get_default_dtype
 
 Array = NDArray[Any]
@@ -188,6 +189,8 @@ class MatMul(Function):
     @staticmethod
     def forward(ctx: Context, a: Array, b: Array) -> Array:
         ctx.save(a, b)
+        if a.ndim == 2 and b.ndim == 2:  # on fastrnn's threads (fastrnn/_linalg.py)
+            return matmul(a, b)
         return np.matmul(a, b)
 
     @staticmethod
@@ -200,6 +203,10 @@ class MatMul(Function):
             g2 = np.expand_dims(g2, -2)  # g2: (..., n, m)
         na, nb = ctx.needs_input_grad
         da = db = None
+        if a.ndim == 2 and b.ndim == 2:
+            da = matmul(g, b, trans_b=True) if na else None
+            db = matmul(a, g, trans_a=True) if nb else None
+            return da, db
         if na:
             da = unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
         if nb:
