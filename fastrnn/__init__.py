@@ -4,6 +4,7 @@ from fastrnn import functional, optim, random
 from fastrnn._ops import exp, log, log_softmax, relu, sigmoid, softmax, tanh
 from fastrnn._shape_ops import cat, concat, stack
 from fastrnn._threads import get_num_threads, openmp_enabled, set_num_threads
+from fastrnn.checkpoint import load, save
 from fastrnn.random import manual_seed
 from fastrnn.tensor import (
     Function,
@@ -34,6 +35,7 @@ __all__ = [
     "get_default_dtype",
     "get_num_threads",
     "is_grad_enabled",
+    "load",
     "log",
     "log_softmax",
     "manual_seed",
@@ -43,6 +45,7 @@ __all__ = [
     "optim",
     "random",
     "relu",
+    "save",
     "set_default_dtype",
     "set_grad_enabled",
     "set_num_threads",
