@@ -263,64 +263,31 @@ def forward(
     c_n = gates = C = aux = None
     kernel = load_kernel(cell)
     if cell.startswith("rnn"):
+        # fmt: off
         kernel.rnn_forward(
-            p["X"],
-            p["h0"],
-            p["W_ih"],
-            p["W_hh"],
-            p["b_ih"],
-            p["b_hh"],
-            p["lengths"],
-            reverse,
-            cell == "rnn_relu",
-            Y,
-            h_n,
-            n_threads,
-        )
+            p["X"], p["h0"], p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"], p["lengths"],
+            reverse, cell == "rnn_relu", Y, h_n, n_threads)
+        # fmt: on
     elif cell.startswith("lstm"):
         peephole = cell == "lstm_peephole"
         w_peep_arr = p["w_peep"] if peephole else np.zeros(3 * H, dtype)
         c_n = np.empty((B, H), dtype)
         gates = np.empty((T, B, G * H), dtype)
         C = np.empty((T, B, H), dtype)
+        # fmt: off
         kernel.lstm_forward(
-            p["X"],
-            p["h0"],
-            p["c0"],
-            p["W_ih"],
-            p["W_hh"],
-            p["b_ih"],
-            p["b_hh"],
-            w_peep_arr,
-            peephole,
-            p["lengths"],
-            reverse,
-            Y,
-            h_n,
-            c_n,
-            gates,
-            C,
-            n_threads,
-        )
+            p["X"], p["h0"], p["c0"], p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"],
+            w_peep_arr, peephole, p["lengths"], reverse, Y, h_n, c_n, gates, C,
+            n_threads)
+        # fmt: on
     else:
         gates = np.empty((T, B, G * H), dtype)
         aux = np.empty((T, B, H), dtype)
+        # fmt: off
         kernel.gru_forward(
-            p["X"],
-            p["h0"],
-            p["W_ih"],
-            p["W_hh"],
-            p["b_ih"],
-            p["b_hh"],
-            p["lengths"],
-            reverse,
-            _GRU_VARIANT[cell],
-            Y,
-            h_n,
-            gates,
-            aux,
-            n_threads,
-        )
+            p["X"], p["h0"], p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"], p["lengths"],
+            reverse, _GRU_VARIANT[cell], Y, h_n, gates, aux, n_threads)
+        # fmt: on
     state = ForwardState(
         cell=cell,
         X=p["X"],
@@ -414,93 +381,35 @@ def backward(
     dH = np.zeros((T, B, H) if return_dH else (0, 0, 0), dtype)
     kernel = load_kernel(cell)
     if cell.startswith("rnn"):
+        # fmt: off
         kernel.rnn_backward(
-            state.X,
-            state.h0,
-            state.W_ih,
-            state.W_hh,
-            state.lengths,
-            state.reverse,
-            cell == "rnn_relu",
-            state.Y,
-            dY,
-            dh_n,
-            dX,
-            dh0,
-            dW_ih,
-            dW_hh,
-            db_ih,
-            db_hh,
-            dA,
-            Hprev,
-            dH,
-            n_threads,
-        )
+            state.X, state.h0, state.W_ih, state.W_hh, state.lengths, state.reverse,
+            cell == "rnn_relu", state.Y, dY, dh_n, dX, dh0, dW_ih, dW_hh, db_ih, db_hh,
+            dA, Hprev, dH, n_threads)
+        # fmt: on
     elif is_lstm:
         peephole = cell == "lstm_peephole"
         w_peep = state.w_peep if peephole else np.zeros(3 * H, dtype)
         dc0 = np.empty((B, H), dtype)
         dw_peep_buf = np.empty(3 * H, dtype)
+        # fmt: off
         kernel.lstm_backward(
-            state.X,
-            state.h0,
-            state.c0,
-            state.W_ih,
-            state.W_hh,
-            w_peep,
-            peephole,
-            state.lengths,
-            state.reverse,
-            state.Y,
-            state.gates,
-            state.C,
-            dY,
-            dh_n,
-            dc_n,
-            dX,
-            dh0,
-            dc0,
-            dW_ih,
-            dW_hh,
-            db_ih,
-            db_hh,
-            dw_peep_buf,
-            dA,
-            Hprev,
-            dH,
-            n_threads,
-        )
+            state.X, state.h0, state.c0, state.W_ih, state.W_hh, w_peep, peephole,
+            state.lengths, state.reverse, state.Y, state.gates, state.C, dY, dh_n, dc_n,
+            dX, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh, dw_peep_buf, dA, Hprev, dH,
+            n_threads)
+        # fmt: on
         if peephole:
             dw_peep = dw_peep_buf
     else:
         dA_hh = np.empty((T, B, G * H), dtype)
         RH = np.empty((T, B, H), dtype)
+        # fmt: off
         kernel.gru_backward(
-            state.X,
-            state.h0,
-            state.W_ih,
-            state.W_hh,
-            state.lengths,
-            state.reverse,
-            _GRU_VARIANT[cell],
-            state.Y,
-            state.gates,
-            state.aux,
-            dY,
-            dh_n,
-            dX,
-            dh0,
-            dW_ih,
-            dW_hh,
-            db_ih,
-            db_hh,
-            dA,
-            dA_hh,
-            Hprev,
-            RH,
-            dH,
-            n_threads,
-        )
+            state.X, state.h0, state.W_ih, state.W_hh, state.lengths, state.reverse,
+            _GRU_VARIANT[cell], state.Y, state.gates, state.aux, dY, dh_n, dX, dh0,
+            dW_ih, dW_hh, db_ih, db_hh, dA, dA_hh, Hprev, RH, dH, n_threads)
+        # fmt: on
     if not state.has_bias:
         db_ih = db_hh = None
     return Gradients(
