@@ -1,6 +1,6 @@
 """fastrnn: Cython/OpenMP recurrent neural networks for the CPU."""
 
-from fastrnn import functional, optim, random
+from fastrnn import functional, optim, random, train
 from fastrnn._ops import exp, log, log_softmax, relu, sigmoid, softmax, tanh
 from fastrnn._shape_ops import cat, concat, stack
 from fastrnn._threads import get_num_threads, openmp_enabled, set_num_threads
@@ -53,6 +53,7 @@ __all__ = [
     "softmax",
     "stack",
     "tanh",
+    "train",
     "tensor",
     "trace",
     "zeros",
