@@ -1,0 +1,34 @@
+"""Text data utilities: vocabularies, tokenizers and batching for sequence tasks.
+
+>>> from fastrnn.data import Vocab, word_tokenize, pad_batch
+>>> vocab = Vocab.build(["the cat sat", "the dog"], tokenizer=word_tokenize)
+>>> padded, lengths = pad_batch([vocab.encode(word_tokenize("the cat")), [4]])
+>>> padded.shape, lengths.tolist()
+((2, 2), [2, 1])
+"""
+
+from fastrnn.data.batching import (
+    iterate_minibatches,
+    pad_batch,
+    stream_batches,
+    train_val_split,
+)
+from fastrnn.data.vocab import (
+    DEFAULT_SPECIALS,
+    Vocab,
+    char_tokenize,
+    one_hot,
+    word_tokenize,
+)
+
+__all__ = [
+    "DEFAULT_SPECIALS",
+    "Vocab",
+    "char_tokenize",
+    "iterate_minibatches",
+    "one_hot",
+    "pad_batch",
+    "stream_batches",
+    "train_val_split",
+    "word_tokenize",
+]
