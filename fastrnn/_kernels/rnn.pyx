@@ -26,7 +26,7 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
-from fastrnn._kernels._activations cimport fr_ftz_enter, fr_ftz_exit
+from fastrnn._kernels._denormals cimport fr_ftz_enter, fr_ftz_exit
 from fastrnn._kernels._blas cimport PackedWeights, gemm_packed, packed_free, packed_init
 from fastrnn._kernels._gates cimport rnn_backward_row, rnn_forward_row
 from fastrnn._kernels._loops cimport (add_rows, chunk_start, n_chunks_for,

@@ -74,6 +74,27 @@ def _check_positive(**sizes: Any) -> None:
             raise ValueError(f"expected {name} > 0, got {value}")
 
 
+def rnn_cell_name(nonlinearity: str) -> str:
+    """Kernel cell name of a vanilla RNN layer or cell ("rnn_tanh" / "rnn_relu")."""
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(
+            f"expected nonlinearity 'tanh' or 'relu', got {nonlinearity!r}"
+        )
+    return f"rnn_{nonlinearity}"
+
+
+def gru_cell_name(reset_after: bool, variant: str | None) -> str:
+    """Kernel cell name of a GRU layer or cell: "gru", "gru_cho" or "gru_minimal"."""
+    if variant not in (None, "minimal"):
+        raise ValueError(f"expected variant None or 'minimal', got {variant!r}")
+    if variant == "minimal" and not reset_after:
+        raise ValueError(
+            "expected reset_after=True with variant='minimal' (the minimal GRU "
+            "has no reset gate), got reset_after=False"
+        )
+    return "gru_minimal" if variant else ("gru" if reset_after else "gru_cho")
+
+
 class RNNBase(Module):
     """Shared machinery of :class:`RNN`, :class:`LSTM` and :class:`GRU`.
 
@@ -336,12 +357,8 @@ class RNN(RNNBase):
         bidirectional: bool = False,
         dtype: DTypeLike | None = None,
     ) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(
-                f"expected nonlinearity 'tanh' or 'relu', got {nonlinearity!r}"
-            )
         super().__init__(
-            f"rnn_{nonlinearity}",
+            rnn_cell_name(nonlinearity),
             input_size,
             hidden_size,
             num_layers,
@@ -497,14 +514,7 @@ class GRU(RNNBase):
         variant: str | None = None,
         dtype: DTypeLike | None = None,
     ) -> None:
-        if variant not in (None, "minimal"):
-            raise ValueError(f"expected variant None or 'minimal', got {variant!r}")
-        if variant == "minimal" and not reset_after:
-            raise ValueError(
-                "expected reset_after=True with variant='minimal' (the minimal GRU "
-                "has no reset gate), got reset_after=False"
-            )
-        cell = "gru_minimal" if variant else ("gru" if reset_after else "gru_cho")
+        cell = gru_cell_name(reset_after, variant)
         super().__init__(
             cell,
             input_size,

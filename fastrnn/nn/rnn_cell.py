@@ -27,7 +27,7 @@ from fastrnn import _recurrent_fn, _threads
 from fastrnn.functional import GATE_COUNT
 from fastrnn.nn import init
 from fastrnn.nn.module import Module, Parameter
-from fastrnn.nn.rnn import _as_input, _check_positive
+from fastrnn.nn.rnn import _as_input, _check_positive, gru_cell_name, rnn_cell_name
 from fastrnn.tensor import Tensor, get_default_dtype, no_grad
 
 __all__ = ["GRUCell", "LSTMCell", "RNNCell", "RNNCellBase"]
@@ -160,11 +160,9 @@ class RNNCell(RNNCellBase):
         nonlinearity: str = "tanh",
         dtype: DTypeLike | None = None,
     ) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(
-                f"expected nonlinearity 'tanh' or 'relu', got {nonlinearity!r}"
-            )
-        super().__init__(f"rnn_{nonlinearity}", input_size, hidden_size, bias, dtype)
+        super().__init__(
+            rnn_cell_name(nonlinearity), input_size, hidden_size, bias, dtype
+        )
         self.nonlinearity = nonlinearity
 
     def forward(self, input: Any, hx: Any = None) -> Tensor:
@@ -260,14 +258,7 @@ class GRUCell(RNNCellBase):
         variant: str | None = None,
         dtype: DTypeLike | None = None,
     ) -> None:
-        if variant not in (None, "minimal"):
-            raise ValueError(f"expected variant None or 'minimal', got {variant!r}")
-        if variant == "minimal" and not reset_after:
-            raise ValueError(
-                "expected reset_after=True with variant='minimal' (the minimal GRU "
-                "has no reset gate), got reset_after=False"
-            )
-        cell = "gru_minimal" if variant else ("gru" if reset_after else "gru_cho")
+        cell = gru_cell_name(reset_after, variant)
         super().__init__(cell, input_size, hidden_size, bias, dtype)
         self.reset_after = bool(reset_after)
         self.variant = variant
