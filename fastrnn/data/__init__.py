@@ -13,6 +13,7 @@ from fastrnn.data.batching import (
     stream_batches,
     train_val_split,
 )
+from fastrnn.data.corpus import BUNDLED_CORPUS, load_text
 from fastrnn.data.vocab import (
     DEFAULT_SPECIALS,
     Vocab,
@@ -22,10 +23,12 @@ from fastrnn.data.vocab import (
 )
 
 __all__ = [
+    "BUNDLED_CORPUS",
     "DEFAULT_SPECIALS",
     "Vocab",
     "char_tokenize",
     "iterate_minibatches",
+    "load_text",
     "one_hot",
     "pad_batch",
     "stream_batches",

@@ -8,11 +8,12 @@ from fastrnn.nn.embedding import Embedding
 from fastrnn.nn.linear import Linear
 from fastrnn.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from fastrnn.nn.module import IncompatibleKeys, Module, Parameter, StateDictKeyError
-from fastrnn.nn.rnn import GRU, LSTM, RNN, RNNBase
+from fastrnn.nn.rnn import CELL_ALIASES, GRU, LSTM, RNN, RNNBase, recurrent_layer
 from fastrnn.nn.rnn_cell import GRUCell, LSTMCell, RNNCell, RNNCellBase
 
 __all__ = [
     "BCEWithLogitsLoss",
+    "CELL_ALIASES",
     "CrossEntropyLoss",
     "Dropout",
     "Embedding",
@@ -39,5 +40,6 @@ __all__ = [
     "Tanh",
     "functional",
     "init",
+    "recurrent_layer",
     "utils",
 ]

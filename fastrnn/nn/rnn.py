@@ -40,7 +40,7 @@ from fastrnn.nn import init
 from fastrnn.nn.module import Module, Parameter
 from fastrnn.tensor import Tensor, get_default_dtype, no_grad
 
-__all__ = ["GRU", "LSTM", "RNN", "RNNBase"]
+__all__ = ["GRU", "LSTM", "RNN", "RNNBase", "CELL_ALIASES", "recurrent_layer"]
 
 DIRECTIONS = ("forward", "reverse")
 
@@ -542,3 +542,55 @@ class GRU(RNNBase):
         if self.variant is not None:
             s += f", variant={self.variant!r}"
         return s
+
+
+#: Short names accepted wherever a cell is chosen by name (CLI, task models).
+CELL_ALIASES: dict[str, str] = {
+    "rnn": "rnn_tanh",
+    "tanh": "rnn_tanh",
+    "relu": "rnn_relu",
+    "peephole": "lstm_peephole",
+    "cho": "gru_cho",
+    "minimal": "gru_minimal",
+}
+
+
+def recurrent_layer(
+    cell: str, input_size: int, hidden_size: int, **kwargs: Any
+) -> RNNBase:
+    """Build the multi-layer recurrent module for a kernel cell name.
+
+    Parameters
+    ----------
+    cell : str
+        One of :data:`fastrnn.functional.CELLS` (``"rnn_tanh"``, ``"rnn_relu"``,
+        ``"lstm"``, ``"lstm_peephole"``, ``"gru"``, ``"gru_cho"``,
+        ``"gru_minimal"``) or an alias from :data:`CELL_ALIASES` (``"rnn"``, ...).
+    input_size, hidden_size : int
+    **kwargs
+        ``num_layers``, ``bias``, ``batch_first``, ``dropout``, ``bidirectional``,
+        ``dtype`` as for :class:`RNN` / :class:`LSTM` / :class:`GRU`.
+
+    Returns
+    -------
+    RNN, LSTM or GRU
+        With ``module.cell == canonical cell name``.
+
+    >>> recurrent_layer("gru_cho", 8, 16, num_layers=2).cell
+    'gru_cho'
+    """
+    name = CELL_ALIASES.get(cell, cell)
+    if name in ("rnn_tanh", "rnn_relu"):
+        return RNN(input_size, hidden_size, nonlinearity=name[4:], **kwargs)
+    if name in ("lstm", "lstm_peephole"):
+        return LSTM(input_size, hidden_size, peephole=name == "lstm_peephole", **kwargs)
+    if name in ("gru", "gru_cho", "gru_minimal"):
+        return GRU(
+            input_size,
+            hidden_size,
+            reset_after=name != "gru_cho",
+            variant="minimal" if name == "gru_minimal" else None,
+            **kwargs,
+        )
+    choices = sorted({*GATE_COUNT, *CELL_ALIASES})
+    raise ValueError(f"expected cell in {choices}, got {cell!r}")
