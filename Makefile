@@ -1,5 +1,7 @@
 # fastrnn: `make test` sets up everything on a fresh Debian 12 machine and runs the suite.
 #
+#   make gui      the same set-up, then the Qt explorer on the bundled corpus (with no
+#                 display: offscreen for a fixed number of steps, screenshots, prints where)
 #   make test     apt packages (if missing), .venv, editable install, torch oracle, pytest
 #   make build    rebuild the Cython kernels in place (incremental)
 #   make bench    benchmarks/bench_kernels.py against PyTorch (writes benchmarks/results/)
@@ -14,7 +16,7 @@ TORCH  := torch==2.13.0
 STAMP  := $(VENV)/.fastrnn-installed
 KERNEL_SOURCES := $(wildcard fastrnn/_kernels/*.pyx fastrnn/_kernels/*.pxd fastrnn/_kernels/*.h)
 
-.PHONY: test build bench lint clean system
+.PHONY: test build bench lint clean system gui
 
 system:
 	@PYTHON=$(PYTHON) sh .ci/setup-system.sh
@@ -30,6 +32,11 @@ $(STAMP): pyproject.toml setup.py
 
 build: $(STAMP) $(KERNEL_SOURCES)
 	$(PY) setup.py -q build_ext --inplace
+
+gui: build
+	@if [ -n "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then \
+		FASTRNN_GUI_XCB=1 PYTHON=$(PYTHON) sh .ci/setup-system.sh; fi
+	$(PY) -m gui $(GUI_ARGS)
 
 test: build
 	$(PY) -m pytest -q

@@ -29,9 +29,18 @@ if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
     missing="$missing python3-venv"
 fi
 # libraries the Qt wheels link against (offscreen platform), see ../shared/GUI.md
-for pkg in libgomp1 libegl1 libgl1 libfontconfig1 libglib2.0-0 libdbus-1-3 libxkbcommon0; do
+for pkg in libgomp1 libegl1 libgl1 libfontconfig1 fonts-dejavu-core libglib2.0-0 \
+           libdbus-1-3 libxkbcommon0; do
     need "$pkg"
 done
+# on a real display Qt uses its xcb plugin, which needs these as well
+if [ "${FASTRNN_GUI_XCB:-0}" = "1" ]; then
+    for pkg in libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 \
+               libxcb-render-util0 libxcb-render0 libxcb-shape0 libxcb-util1 libxcb-xkb1 \
+               libxkbcommon-x11-0; do
+        need "$pkg"
+    done
+fi
 
 if [ -z "$missing" ]; then
     exit 0

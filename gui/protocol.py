@@ -61,6 +61,18 @@ class RunConfig:
     ``corpus`` is None for the bundled tiny Shakespeare, else a file or directory path.
     ``checkpoint`` optionally starts from a saved language model (its architecture
     then wins over the fields here).
+
+    Added for the worker: ``mode="inspect"`` loads ``checkpoint`` and only traces and
+    samples it (status ``"inspecting"``; commands ``probe``, ``sample``, ``set``
+    temperature, ``save``, ``stop``). ``windows`` picks contiguous TBPTT windows
+    (``batch_size`` parallel streams, state carried between windows) or random
+    windows (fresh state each step). ``snapshot_budget`` bounds the fraction of the
+    worker's wall time spent on probe traces, samples, histograms and validation
+    (each is redone when its share of the budget allows, at most at
+    ``SNAPSHOT_HZ``). ``fail_at_step`` makes the worker raise after that step (for
+    tests of the error path). ``worker_nice`` lowers the worker's scheduling
+    priority so that the window gets the CPU first when every core is busy (it
+    needs a fraction of one); with idle cores it changes nothing.
     """
 
     corpus: str | None = None
@@ -85,6 +97,16 @@ class RunConfig:
     threads: int | None = None  # fastrnn threads in the worker; None = all cores
     max_steps: int | None = None  # stop by itself after this many steps
     checkpoint: str | None = None
+    # --- added for the worker/window (issue #8) ---
+    mode: str = "train"  # "train" | "inspect" (show a checkpoint; no training)
+    windows: str = (
+        "contiguous"  # TBPTT windows: "contiguous" (state carried) | "random"
+    )
+    val_tokens: int = 4096  # size of the fixed validation subset (characters)
+    snapshot_budget: float = 0.1  # max fraction of worker time for traces/samples/...
+    start_paused: bool = False  # set up, send the step-0 snapshot, then wait
+    fail_at_step: int | None = None  # debug/test hook: raise after this step
+    worker_nice: int = 5  # niceness added to the worker process (0: same as window)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -130,11 +152,20 @@ class Snapshot:
     (``np.histogram`` outputs, 40 bins). ``sample_h`` holds, per layer, the hidden
     states (S, H) of the model reading ``sample_text`` (for colouring characters by a
     unit's activation).
+
+    ``tokens_per_s`` is the wall-clock training throughput over the last few seconds
+    (snapshot work included); ``overhead`` the fraction of the running time spent on
+    snapshot work (probe trace, sample, histograms, validation, sending), and
+    ``job_costs`` the seconds each of those jobs ("probe", "sample", "val", "hist")
+    took the last time it ran. In
+    ``"inspecting"`` status the history arrays are empty and the gradient histograms
+    are those of the probe loss.
     """
 
     run_id: int
     step: int
-    status: str  # "starting" | "running" | "paused" | "stopped" | "finished" | "error"
+    # "starting" | "running" | "paused" | "stopped" | "finished" | "error" | "inspecting"
+    status: str
     cell: str
     hidden_size: int
     num_layers: int
@@ -158,6 +189,13 @@ class Snapshot:
     )
     message: str = ""  # error text (status "error") or an info line
     checkpoint_path: str = ""  # set after a "save" command succeeded
+    # --- added for the worker/window (issue #8) ---
+    probe_step: int = -1  # step at which ``probe`` was traced (-1: never)
+    sample_step: int = -1  # step at which ``sample_text`` was drawn (-1: never)
+    tokens: int = 0  # training tokens (time x batch) processed so far
+    elapsed: float = 0.0  # seconds spent running (pauses excluded)
+    overhead: float = 0.0  # fraction of ``elapsed`` spent on snapshot work
+    job_costs: dict[str, float] = field(default_factory=dict)  # s, last run of each job
 
 
 def synthetic_snapshot(
