@@ -14,6 +14,14 @@ from fastrnn.data.batching import (
     train_val_split,
 )
 from fastrnn.data.corpus import BUNDLED_CORPUS, load_text
+from fastrnn.data.readers import (
+    CONLLU_COLUMNS,
+    DataFormatError,
+    Sentence,
+    read_conll2003,
+    read_conllu,
+    read_tsv,
+)
 from fastrnn.data.vocab import (
     DEFAULT_SPECIALS,
     Vocab,
@@ -24,6 +32,9 @@ from fastrnn.data.vocab import (
 
 __all__ = [
     "BUNDLED_CORPUS",
+    "CONLLU_COLUMNS",
+    "DataFormatError",
+    "Sentence",
     "DEFAULT_SPECIALS",
     "Vocab",
     "char_tokenize",
@@ -31,6 +42,9 @@ __all__ = [
     "load_text",
     "one_hot",
     "pad_batch",
+    "read_conll2003",
+    "read_conllu",
+    "read_tsv",
     "stream_batches",
     "train_val_split",
     "word_tokenize",

@@ -155,9 +155,13 @@ def _parse_conllu_id(text: str) -> tuple[str, int]:
         if found and all(p.isdecimal() and p.isascii() for p in (head, tail)):
             first, second = int(head), int(tail)
             if kind == "range" and not 1 <= first < second:
-                raise ValueError(f"expected a range first-last with 1 <= first < last, got {text!r}")
+                raise ValueError(
+                    f"expected a range first-last with 1 <= first < last, got {text!r}"
+                )
             if kind == "empty" and second < 1:
-                raise ValueError(f"expected an empty node n.k with k >= 1, got {text!r}")
+                raise ValueError(
+                    f"expected an empty node n.k with k >= 1, got {text!r}"
+                )
             return kind, first
     raise ValueError(f"expected {what}, got {text!r}")
 
@@ -226,7 +230,9 @@ def read_conllu(path: PathLike, column: str | int = "upos") -> list[Sentence]:
             raise DataFormatError(name, lineno, "expected a non-empty FORM, got ''")
         if not tag:
             raise DataFormatError(
-                name, lineno, f"expected a non-empty {CONLLU_COLUMNS[index].upper()}, got ''"
+                name,
+                lineno,
+                f"expected a non-empty {CONLLU_COLUMNS[index].upper()}, got ''",
             )
         words.append(form)
         tags.append(tag)

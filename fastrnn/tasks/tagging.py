@@ -1,0 +1,562 @@
+"""Part-of-speech / named-entity tagging: train, evaluate and reload a SequenceTagger.
+
+The recipe behind ``examples/pos_tagger.py`` (and the CLI)::
+
+    from fastrnn.tasks.tagging import train_tagger, load_tagger
+    result = train_tagger("en_ewt-ud-dev.conllu", "en_ewt-ud-test.conllu",
+                          out_dir="runs/pos")
+    result["accuracy"], result["baseline_accuracy"]
+    tagger = load_tagger(result["checkpoint"])
+    tagger.predict([["I", "saw", "her", "duck"]])
+
+Trained on the 25k-word UD English EWT dev file, the defaults reach 92.2% UPOS
+accuracy on the test file (seed 0; 92.0% with seed 1), against 81.8% for the
+most-frequent-tag baseline and 89.8% for NLTK's averaged perceptron. That took 195 s
+on one thread of a shared 2-core AMD EPYC (load average about 5), 119 s on two.
+
+Training details:
+
+* batches of sentences of similar length (sorted within shuffled pools of
+  ``20 * batch_size`` sentences) to keep padding small;
+* *word dropout*: a training word seen ``n`` times is replaced by ``<UNK>`` with
+  probability ``word_dropout / (word_dropout + n)`` (Kiperwasser & Goldberg 2016), so
+  the model learns to tag unknown words from their characters and context; about
+  one test word in six is unknown when training on 25k words;
+* Adam, gradient-norm clipping, and a learning rate that decays linearly to
+  ``lr * final_lr_fraction`` over the run (measured by epochs, steps or the time
+  budget, whichever ends it first);
+* optionally a held-out slice of the training sentences (``val_fraction``) picks the
+  best epoch's weights.
+
+File formats: ``.conllu`` files are read with :func:`~fastrnn.data.readers.read_conllu`
+(tag column ``column``, default UPOS), anything else as CoNLL-2003 columns with
+:func:`~fastrnn.data.readers.read_conll2003` (``column`` an int, default the last).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fastrnn import _threads, optim
+from fastrnn import checkpoint as _ckpt
+from fastrnn import random as _random
+from fastrnn.data.readers import Sentence, read_conll2003, read_conllu
+from fastrnn.models.tagger import SequenceTagger
+from fastrnn.nn.utils.clip_grad import clip_grad_norm_
+
+__all__ = [
+    "CHECKPOINT_KIND",
+    "evaluate_tagger",
+    "load_tagger",
+    "most_frequent_tag_baseline",
+    "read_tagged",
+    "train_tagger",
+]
+
+#: ``kind`` of the checkpoints written by :func:`train_tagger`.
+CHECKPOINT_KIND = "fastrnn.tagger"
+CHECKPOINT_VERSION = 1
+CHECKPOINT_NAME = "tagger.safetensors"
+
+PathLike = str | os.PathLike[str]
+
+
+# ------------------------------------------------------------------------ data
+def read_tagged(path: PathLike, column: str | int | None = None) -> list[Sentence]:
+    """Read tagged sentences, choosing the reader from the file name.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.conllu`` file, or a CoNLL-2003-style column file (any other name).
+    column : str or int or None
+        The tag column: for CoNLL-U a name (``"upos"``, ``"xpos"``, ...) or index
+        2-9, default ``"upos"``; for CoNLL-2003 an int, default -1 (the last).
+
+    Returns
+    -------
+    list of Sentence
+
+    Raises
+    ------
+    ValueError
+        For a malformed file (with file and line), or a file without sentences.
+    """
+    name = os.fspath(path)
+    if name.endswith(".conllu"):
+        sents = read_conllu(name, "upos" if column is None else column)
+    else:
+        if isinstance(column, str):
+            raise ValueError(
+                f"expected an int tag column for the CoNLL-2003 file {name!r}, got "
+                f"{column!r} (named columns are for .conllu files)"
+            )
+        sents = read_conll2003(name, -1 if column is None else column)
+    if not sents:
+        raise ValueError(f"expected at least one sentence in {name!r}, got none")
+    return sents
+
+
+def _as_sentences(
+    data: PathLike | Sequence[Sentence], column: str | int | None
+) -> list[Sentence]:
+    if isinstance(data, (str, os.PathLike)):
+        return read_tagged(data, column)
+    sents = list(data)
+    for i, s in enumerate(sents):
+        if not isinstance(s, Sentence):
+            raise TypeError(
+                f"expected a path or a list of Sentence, got {type(s).__name__} at {i}"
+            )
+    if not sents:
+        raise ValueError("expected at least one sentence, got 0")
+    return sents
+
+
+def most_frequent_tag_baseline(
+    train: PathLike | Sequence[Sentence],
+    test: PathLike | Sequence[Sentence],
+    *,
+    column: str | int | None = None,
+    lowercase: bool = True,
+) -> float:
+    """Token accuracy of tagging each word with its most frequent training tag.
+
+    Words are looked up lower-cased (``lowercase=True``); unknown words get the
+    most frequent tag overall; ties go to the tag seen first.
+
+    Parameters
+    ----------
+    train, test : path or list of Sentence
+    column : str or int or None
+        Tag column for paths (see :func:`read_tagged`).
+    lowercase : bool, default True
+
+    Returns
+    -------
+    float
+        Accuracy in [0, 1] over all test tokens (about 0.818 for UD English EWT
+        dev -> test UPOS).
+    """
+    train_s, test_s = _as_sentences(train, column), _as_sentences(test, column)
+    norm = str.lower if lowercase else str
+    per_word: dict[str, Counter[str]] = {}
+    overall: Counter[str] = Counter()
+    for s in train_s:
+        for w, t in zip(s.words, s.tags, strict=True):
+            per_word.setdefault(norm(w), Counter())[t] += 1
+            overall[t] += 1
+    default = overall.most_common(1)[0][0]
+    best = {w: c.most_common(1)[0][0] for w, c in per_word.items()}
+    correct = total = 0
+    for s in test_s:
+        for w, t in zip(s.words, s.tags, strict=True):
+            correct += best.get(norm(w), default) == t
+            total += 1
+    return correct / total
+
+
+# ------------------------------------------------------------------ evaluation
+def _accuracy(
+    model: SequenceTagger, sents: Sequence[Sentence], batch_size: int = 64
+) -> tuple[float, float | None]:
+    """(token accuracy, accuracy on words outside the word vocabulary or None)."""
+    predicted = model.predict([s.words for s in sents], batch_size=batch_size)
+    known = model.word_vocab.stoi
+    norm = str.lower if model.lowercase else str
+    correct = total = oov_correct = oov_total = 0
+    for s, pred in zip(sents, predicted, strict=True):
+        for w, gold, p in zip(s.words, s.tags, pred, strict=True):
+            hit = p == gold
+            correct += hit
+            total += 1
+            if norm(w) not in known:
+                oov_correct += hit
+                oov_total += 1
+    return correct / total, (oov_correct / oov_total if oov_total else None)
+
+
+def evaluate_tagger(
+    model: SequenceTagger,
+    data: PathLike | Sequence[Sentence],
+    *,
+    column: str | int | None = None,
+    batch_size: int = 64,
+) -> float:
+    """Token accuracy of ``model`` on a tagged file or list of sentences.
+
+    Parameters
+    ----------
+    model : SequenceTagger
+    data : path or list of Sentence
+        Gold sentences; a path is read with :func:`read_tagged`.
+    column : str or int or None
+        Tag column for a path.
+    batch_size : int, default 64
+
+    Returns
+    -------
+    float
+        Correct tags / all words, in [0, 1]; gold tags the model does not know
+        count as errors.
+    """
+    if not isinstance(model, SequenceTagger):
+        raise TypeError(f"expected a SequenceTagger, got {type(model).__name__}")
+    return _accuracy(model, _as_sentences(data, column), batch_size)[0]
+
+
+# ----------------------------------------------------------------- checkpoints
+def save_tagger(
+    model: SequenceTagger, path: PathLike, extra: dict[str, Any] | None = None
+) -> None:
+    """Save ``model`` (weights, config and vocabularies) as a tagger checkpoint.
+
+    The file is ``fastrnn.save`` of ``{"kind": "fastrnn.tagger", "version": 1,
+    "config": model.config(), "model": model.state_dict(), "info": extra or {}}``.
+    """
+    _ckpt.save(
+        {
+            "kind": CHECKPOINT_KIND,
+            "version": CHECKPOINT_VERSION,
+            "config": model.config(),
+            "model": model.state_dict(),
+            "info": dict(extra or {}),
+        },
+        path,
+    )
+
+
+def load_tagger(path: PathLike) -> SequenceTagger:
+    """Rebuild a tagger saved by :func:`train_tagger` / :func:`save_tagger`.
+
+    Returns
+    -------
+    SequenceTagger
+        In eval mode, ready for :meth:`~SequenceTagger.predict`.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a tagger checkpoint (or is corrupted; see
+        :func:`fastrnn.load`).
+    """
+    ckpt = _ckpt.load(path)
+    kind = ckpt.get("kind") if isinstance(ckpt, dict) else None
+    if kind != CHECKPOINT_KIND:
+        raise ValueError(
+            f"expected a {CHECKPOINT_KIND!r} checkpoint, got kind {kind!r} in "
+            f"{os.fspath(path)!r}"
+        )
+    version = ckpt.get("version")
+    if not isinstance(version, int) or version > CHECKPOINT_VERSION:
+        raise ValueError(
+            f"expected a tagger checkpoint version <= {CHECKPOINT_VERSION}, got "
+            f"{version!r} in {os.fspath(path)!r}"
+        )
+    model = SequenceTagger.from_config(ckpt["config"])
+    model.load_state_dict(ckpt["model"])
+    model.eval()
+    return model
+
+
+# -------------------------------------------------------------------- training
+def _batches(
+    n_items: int, lengths: Sequence[int], batch_size: int, rng: np.random.Generator
+) -> Iterator[list[int]]:
+    """Shuffled batches of indices whose lengths are similar (pools of 20 batches)."""
+    order = rng.permutation(n_items)
+    pool = 20 * batch_size
+    batches = []
+    for start in range(0, n_items, pool):
+        chunk = sorted(order[start : start + pool].tolist(), key=lambda i: lengths[i])
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    for k in rng.permutation(len(batches)):
+        yield batches[k]
+
+
+def _check_positive(
+    name: str, value: Any, kind: type = int, allow_none: bool = False
+) -> Any:
+    """``value`` if it is a positive int (``kind=int``) or number (``kind=float``)."""
+    if value is None and allow_none:
+        return None
+    ok = isinstance(value, kind) if kind is int else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok:
+        what = "an int" if kind is int else "a number"
+        raise TypeError(f"expected {name} to be {what}, got {value!r}")
+    if not value > 0:
+        raise ValueError(f"expected {name} > 0, got {value}")
+    return value
+
+
+def train_tagger(
+    train_path: PathLike,
+    eval_path: PathLike | None = None,
+    *,
+    column: str | int | None = None,
+    cell: str = "lstm",
+    hidden: int = 128,
+    layers: int = 1,
+    embedding_dim: int = 100,
+    char_hidden: int = 50,
+    dropout: float = 0.5,
+    word_dropout: float = 1.0,
+    epochs: int = 20,
+    time_budget: float | None = None,
+    max_steps: int | None = None,
+    batch_size: int = 16,
+    lr: float = 2e-3,
+    final_lr_fraction: float = 0.1,
+    clip_norm: float = 5.0,
+    val_fraction: float = 0.0,
+    seed: int = 0,
+    threads: int | None = None,
+    out_dir: PathLike | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train a :class:`~fastrnn.models.SequenceTagger` on a tagged file and evaluate it.
+
+    Parameters
+    ----------
+    train_path : str or os.PathLike
+        Training data (``.conllu`` or CoNLL-2003 columns; see :func:`read_tagged`).
+    eval_path : str or os.PathLike, optional
+        Evaluation data: token accuracy and the most-frequent-tag baseline are
+        measured on it after training.
+    column : str or int or None
+        The tag column (default UPOS for CoNLL-U, the last column otherwise).
+    cell : {"lstm", "gru", "rnn"}, default "lstm"
+    hidden, layers : int, default 128 and 1
+        Hidden size per direction and number of bidirectional layers.
+    embedding_dim, char_hidden : int, default 100 and 50
+        Word embedding size and character BiLSTM size per direction (0: no
+        character features).
+    dropout : float, default 0.5
+    word_dropout : float, default 1.0
+        ``alpha`` of the ``alpha / (alpha + count)`` ``<UNK>`` replacement; 0 = off.
+    epochs : int, default 20
+        Passes over the training sentences.
+    time_budget : float, optional
+        Stop after this many seconds of training (checked after every step; the
+        learning-rate schedule then follows the clock, so the result depends on
+        the machine's speed).
+    max_steps : int, optional
+        Stop after this many optimizer steps.
+    batch_size : int, default 16
+        Sentences per step.
+    lr : float, default 2e-3
+        Adam's initial learning rate.
+    final_lr_fraction : float, default 0.1
+        The learning rate decays linearly to ``lr * final_lr_fraction``.
+    clip_norm : float, default 5.0
+        Global gradient-norm clipping.
+    val_fraction : float, default 0
+        Hold out this fraction of the training sentences and keep the weights of
+        the epoch with the best accuracy on them (0: train on everything, keep the
+        final weights).
+    seed : int, default 0
+        Seeds initialisation, dropout, shuffling and the held-out split.
+    threads : int, optional
+        Kernel threads (default: ``fastrnn.get_num_threads()``).
+    out_dir : str or os.PathLike, optional
+        Save the trained tagger to ``out_dir/tagger.safetensors``.
+    progress : bool, default True
+        Print one line per epoch to stderr.
+
+    Returns
+    -------
+    dict
+        JSON-serialisable: ``accuracy`` (on ``eval_path``, else None),
+        ``oov_accuracy`` (on eval words outside the word vocabulary), ``oov_rate``,
+        ``baseline_accuracy`` (most-frequent-tag baseline on ``eval_path``),
+        ``val_accuracy`` (best held-out accuracy, or None), ``train_sentences``,
+        ``train_tokens``, ``epochs`` (passes made, fractional if stopped early),
+        ``steps``, ``seconds`` (training wall time), ``tokens_per_s`` (training
+        words per second), ``stop_reason`` (``"epochs"``, ``"max_steps"`` or
+        ``"time_budget"``), ``parameters`` (trainable count), ``threads`` and
+        ``checkpoint`` (the saved file, or None).
+    """
+    epochs = _check_positive("epochs", epochs)
+    batch_size = _check_positive("batch_size", batch_size)
+    max_steps = _check_positive("max_steps", max_steps, allow_none=True)
+    time_budget = _check_positive("time_budget", time_budget, float, allow_none=True)
+    _check_positive("lr", lr, float)
+    _check_positive("clip_norm", clip_norm, float)
+    if not 0 <= val_fraction < 1:
+        raise ValueError(f"expected val_fraction in [0, 1), got {val_fraction}")
+    if not 0 <= final_lr_fraction <= 1:
+        raise ValueError(
+            f"expected final_lr_fraction in [0, 1], got {final_lr_fraction}"
+        )
+    if word_dropout < 0:
+        raise ValueError(f"expected word_dropout >= 0, got {word_dropout}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"expected a non-negative int seed, got {seed!r}")
+
+    train_all = read_tagged(train_path, column)
+    eval_sents = read_tagged(eval_path, column) if eval_path is not None else None
+    rng = np.random.default_rng(seed)
+    if val_fraction > 0:
+        n_val = max(1, round(len(train_all) * val_fraction))
+        if n_val >= len(train_all):
+            raise ValueError(
+                f"expected enough sentences for a held-out split at val_fraction="
+                f"{val_fraction}, got {len(train_all)}"
+            )
+        perm = rng.permutation(len(train_all))
+        val = [train_all[i] for i in sorted(perm[:n_val].tolist())]
+        train = [train_all[i] for i in sorted(perm[n_val:].tolist())]
+    else:
+        train, val = train_all, []
+
+    old_threads = _threads._num_threads  # restored on exit (None = automatic)
+    if threads is not None:
+        _threads.set_num_threads(threads)
+    try:
+        _random.manual_seed(seed)
+        model = SequenceTagger.from_sentences(
+            [s.words for s in train],
+            [s.tags for s in train],
+            embedding_dim=embedding_dim,
+            char_hidden_size=char_hidden,
+            cell=cell,
+            hidden_size=hidden,
+            num_layers=layers,
+            dropout=dropout,
+        )
+        opt = optim.Adam(model.parameters(), lr=lr)
+        params = list(model.parameters())
+
+        # count[id] of each vocabulary word in the training data, for word dropout
+        counts = Counter(model._normalise(w) for s in train for w in s.words)
+        freq = np.array(
+            [counts.get(w, 0) for w in model.word_vocab.itos], dtype=np.float64
+        )
+        drop_p = np.where(
+            freq > 0, word_dropout / (word_dropout + np.maximum(freq, 1)), 0.0
+        )
+        unk = model.word_vocab.unk_id
+        lengths = [len(s) for s in train]
+        steps_per_epoch = math.ceil(len(train) / batch_size)
+        n_tokens = sum(lengths)
+
+        step = 0
+        tokens = 0
+        best_val: float | None = None
+        best_state = None
+        stop_reason = "epochs"
+        epochs_done = 0.0
+        start = time.perf_counter()
+        model.train()
+        for epoch in range(epochs):
+            total_loss = 0.0
+            epoch_tokens = 0
+            for b, idx in enumerate(_batches(len(train), lengths, batch_size, rng)):
+                elapsed = time.perf_counter() - start
+                frac = max(
+                    (epoch + b / steps_per_epoch) / epochs,
+                    step / max_steps if max_steps else 0.0,
+                    elapsed / time_budget if time_budget else 0.0,
+                )
+                opt.param_groups[0]["lr"] = lr * (
+                    1 - (1 - final_lr_fraction) * min(frac, 1.0)
+                )
+                batch = [train[i] for i in idx]
+                words, lens, chars = model.encode([s.words for s in batch])
+                if word_dropout > 0:
+                    drop = rng.random(words.shape) < drop_p[words]
+                    words = np.where(drop, unk, words)
+                targets = model.encode_tags([s.tags for s in batch])
+                loss = model.loss(model(words, lens, chars), targets, lens)
+                opt.zero_grad()
+                loss.backward()
+                clip_grad_norm_(params, clip_norm)
+                opt.step()
+                step += 1
+                tokens += int(lens.sum())
+                epoch_tokens += int(lens.sum())
+                total_loss += float(loss.item()) * int(lens.sum())
+                if max_steps is not None and step >= max_steps:
+                    stop_reason = "max_steps"
+                elif time_budget is not None and (
+                    time.perf_counter() - start >= time_budget
+                ):
+                    stop_reason = "time_budget"
+                if stop_reason != "epochs":
+                    epochs_done = epoch + (b + 1) / steps_per_epoch
+                    break
+            else:
+                epochs_done = epoch + 1.0
+            if val:
+                acc = _accuracy(model, val)[0]
+                model.train()
+                if best_val is None or acc > best_val:
+                    best_val = acc
+                    best_state = model.state_dict()
+            if progress:
+                seconds = time.perf_counter() - start
+                val_text = "" if not val else f"  held-out {acc:.4f}"
+                print(
+                    f"epoch {epochs_done:5.2f}/{epochs}  step {step}  loss "
+                    f"{total_loss / max(epoch_tokens, 1):.4f}{val_text}  "
+                    f"{tokens / seconds:,.0f} words/s  {seconds:.0f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            if stop_reason != "epochs":
+                break
+        seconds = time.perf_counter() - start
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        model.eval()
+
+        result: dict[str, Any] = {
+            "accuracy": None,
+            "oov_accuracy": None,
+            "oov_rate": None,
+            "baseline_accuracy": None,
+            "val_accuracy": best_val,
+            "train_sentences": len(train),
+            "train_tokens": n_tokens,
+            "epochs": round(epochs_done, 4),
+            "steps": step,
+            "seconds": round(seconds, 3),
+            "tokens_per_s": round(tokens / seconds, 1) if seconds > 0 else None,
+            "stop_reason": stop_reason,
+            "parameters": int(sum(p.data.size for p in params)),
+            "threads": _threads.get_num_threads(),
+            "checkpoint": None,
+        }
+        if eval_sents is not None:
+            acc, oov_acc = _accuracy(model, eval_sents)
+            norm = str.lower if model.lowercase else str
+            eval_words = [norm(w) for s in eval_sents for w in s.words]
+            result["accuracy"] = acc
+            result["oov_accuracy"] = oov_acc
+            result["oov_rate"] = sum(
+                w not in model.word_vocab.stoi for w in eval_words
+            ) / len(eval_words)
+            result["baseline_accuracy"] = most_frequent_tag_baseline(train, eval_sents)
+        if out_dir is not None:
+            out = Path(out_dir)
+            out.mkdir(parents=True, exist_ok=True)
+            path = out / CHECKPOINT_NAME
+            info = {
+                k: result[k]
+                for k in ("accuracy", "baseline_accuracy", "steps", "seconds")
+            }
+            info["column"] = column
+            save_tagger(model, path, info)
+            result["checkpoint"] = str(path)
+        return result
+    finally:
+        _threads.set_num_threads(old_threads)
