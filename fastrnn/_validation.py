@@ -76,3 +76,12 @@ def check_lengths(lengths: ArrayLike | None, T: int, B: int) -> NDArray[np.int64
         bad = array[(array < 1) | (array > T)]
         raise ValueError(f"expected every length in [1, T={T}], got {bad[:5].tolist()}")
     return np.ascontiguousarray(array, dtype=np.int64)
+
+
+def check_int(name: str, value: object, minimum: int) -> int:
+    """``value`` as an ``int`` >= ``minimum`` (bools and floats are rejected)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"expected {name} to be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"expected {name} >= {minimum}, got {value}")
+    return int(value)

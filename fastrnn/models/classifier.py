@@ -38,6 +38,7 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 from fastrnn import nn
 from fastrnn._ops import softmax
 from fastrnn._shape_ops import cat
+from fastrnn._validation import check_int as _check_int
 from fastrnn.tensor import Tensor, get_default_dtype, no_grad
 
 __all__ = ["CELLS", "POOLINGS", "SequenceClassifier"]
@@ -46,14 +47,6 @@ __all__ = ["CELLS", "POOLINGS", "SequenceClassifier"]
 CELLS = ("rnn", "rnn_relu", "lstm", "gru")
 #: Pooling modes over the valid steps.
 POOLINGS = ("last", "mean", "max")
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"expected {name} to be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"expected {name} >= {minimum}, got {value}")
-    return int(value)
 
 
 class SequenceClassifier(nn.Module):

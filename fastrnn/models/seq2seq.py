@@ -40,6 +40,7 @@ from fastrnn import nn
 from fastrnn import random as _random
 from fastrnn._ops import log_softmax_array
 from fastrnn._shape_ops import cat, stack
+from fastrnn._validation import check_int as _check_int
 from fastrnn.nn import functional as F
 from fastrnn.tensor import Tensor, get_default_dtype, no_grad
 
@@ -86,14 +87,6 @@ def _as_ids(name: str, value: Any, ndim: int) -> IntArray:
             f"expected {name} of shape {want} (time-major), got {array.shape}"
         )
     return array.astype(np.int64, copy=False)
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"expected {name} to be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"expected {name} >= {minimum}, got {value}")
-    return int(value)
 
 
 class Seq2Seq(nn.Module):

@@ -35,6 +35,7 @@ from numpy.typing import DTypeLike, NDArray
 
 import fastrnn
 from fastrnn import nn, optim
+from fastrnn._validation import check_int as _check_int
 from fastrnn.nn.utils.clip_grad import clip_grad_norm_, get_total_norm
 from fastrnn.random import manual_seed
 from fastrnn.tensor import Tensor, no_grad
@@ -56,14 +57,6 @@ Array = NDArray[Any]
 EXPLODING_SIGMA2 = 3.0
 #: Recurrent init variance (times 1/H) that makes gradients vanish.
 VANISHING_SIGMA2 = 1.5
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"expected {name} to be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"expected {name} >= {minimum}, got {value}")
-    return int(value)
 
 
 class ReluRNNRegressor(nn.Module):

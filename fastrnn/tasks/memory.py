@@ -43,6 +43,7 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from fastrnn import nn, optim
+from fastrnn._validation import check_int as _check_int
 from fastrnn.data import one_hot
 from fastrnn.random import get_generator, manual_seed
 from fastrnn.tensor import Tensor, get_default_dtype, no_grad
@@ -82,14 +83,6 @@ def _rng(rng: RngLike) -> np.random.Generator:
     ):
         return np.random.default_rng(rng)
     raise TypeError(f"expected a numpy Generator, an int seed or None, got {rng!r}")
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"expected {name} to be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"expected {name} >= {minimum}, got {value}")
-    return int(value)
 
 
 def _check_positive_float(name: str, value: Any) -> float:

@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 
 from fastrnn import nn, optim
 from fastrnn import random as _random
+from fastrnn._validation import check_int as _check_int
 from fastrnn.models.forecaster import Forecaster
 
 __all__ = [
@@ -36,14 +37,6 @@ __all__ = [
 ]
 
 Array = NDArray[np.float64]
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"expected {name} to be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"expected {name} >= {minimum}, got {value}")
-    return int(value)
 
 
 def make_sines(
