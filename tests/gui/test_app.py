@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
+from _gui_cases import tiny  # noqa: E402
 from PyQt6.QtCore import Qt  # noqa: E402
 from PyQt6.QtGui import QImage  # noqa: E402
 from PyQt6.QtWidgets import QApplication  # noqa: E402
@@ -24,30 +25,6 @@ from gui.views import ALL_VIEWS, GateView, HiddenStateView, SampleView  # noqa: 
 
 WAIT_MS = 30_000  # the machine may be busy; a spawn imports numpy and fastrnn
 LEFT = Qt.MouseButton.LeftButton
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> str:
-    path = tmp_path_factory.mktemp("corpus") / "small.txt"
-    path.write_text(load_text()[:20_000], encoding="utf-8")
-    return str(path)
-
-
-def tiny(corpus: str, **kw) -> RunConfig:
-    base = dict(
-        corpus=corpus,
-        hidden_size=16,
-        num_layers=2,
-        embedding_dim=8,
-        seq_len=16,
-        batch_size=4,
-        threads=1,
-        probe_len=24,
-        sample_len=30,
-        val_tokens=256,
-    )
-    base.update(kw)
-    return RunConfig(**base)
 
 
 @pytest.fixture

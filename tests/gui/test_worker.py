@@ -11,37 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _gui_cases import tiny
 
 from fastrnn.data import load_text
 from gui.protocol import GATE_LABELS, RunConfig, Snapshot
 from gui.worker import WorkerHandle, check_config, start_worker, worker_env
 
 TIMEOUT = 30.0  # s; the machine may be busy, a spawn imports numpy and fastrnn
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> str:
-    """20,000 characters of the bundled corpus in a file (fast to load and encode)."""
-    path = tmp_path_factory.mktemp("corpus") / "small.txt"
-    path.write_text(load_text()[:20_000], encoding="utf-8")
-    return str(path)
-
-
-def tiny(corpus: str, **kw) -> RunConfig:
-    base = dict(
-        corpus=corpus,
-        hidden_size=16,
-        num_layers=2,
-        embedding_dim=8,
-        seq_len=16,
-        batch_size=4,
-        threads=1,
-        probe_len=24,
-        sample_len=30,
-        val_tokens=256,
-    )
-    base.update(kw)
-    return RunConfig(**base)
 
 
 def collect(handle: WorkerHandle, seconds: float) -> list[Snapshot]:
