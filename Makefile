@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml setup.py
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "setuptools>=77" wheel "cython>=3.0" "numpy>=2.0" "blis>=1.0,<2"
 	$(PIP) install -q $(TORCH)
-	$(PIP) install -q --no-build-isolation -e ".[gui,test]"
+	$(PIP) install -q --no-build-isolation -e ".[gui,test,distributed]"
 	touch $(STAMP)
 
 build: $(STAMP) $(KERNEL_SOURCES)

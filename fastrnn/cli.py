@@ -8,6 +8,7 @@ one ``fastrnn: error: ...`` line and exit with status 2.
     fastrnn sample CKPT --prompt TEXT --length N --temperature T
     fastrnn eval CKPT FILE
     fastrnn train-tagger TRAIN.conllu --eval TEST.conllu --time-budget S --out DIR
+    fastrnn sweep SPEC.toml [--address ADDR] [--out DIR]
     fastrnn bench
 """
 
@@ -218,6 +219,23 @@ def cmd_train_tagger(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def cmd_sweep(args: argparse.Namespace) -> dict[str, Any]:
+    from fastrnn.distributed.spec import load_spec
+
+    spec = load_spec(args.spec)  # a malformed spec fails here, before Ray starts
+    from fastrnn.distributed.sweep import format_table, ray_available, sweep
+
+    if not ray_available():
+        raise UsageError("sweeps need Ray Tune: pip install 'fastrnn[distributed]'")
+    summary = sweep(spec, address=args.address, out=args.out, verbose=args.verbose)
+    print(format_table(summary), file=sys.stderr if args.json else sys.stdout)
+    best = summary["best"]
+    if best["checkpoint"] is not None and not args.json:
+        print(f"best checkpoint: {Path(args.out, best['checkpoint'])}")
+    print(f"results in {Path(args.out).resolve()}", file=sys.stderr)
+    return summary
+
+
 def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_kernels.py"
     if not script.is_file():
@@ -372,6 +390,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_positive_int)
     p.add_argument("--out", metavar="DIR")
     p.add_argument("--no-progress", action="store_true")
+
+    p = add(
+        "sweep",
+        cmd_sweep,
+        "hyperparameter sweep on Ray Tune (pip install 'fastrnn[distributed]')",
+    )
+    p.add_argument("spec", type=_existing_path, metavar="SPEC.toml")
+    p.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="an existing Ray cluster ('auto', 'HOST:PORT', 'ray://HOST:10001'); "
+        "default: start a local one with this machine's CPUs",
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        default="sweep-results",
+        help="results folder: sweep.json, trials.csv, history.csv, best checkpoint",
+    )
+    p.add_argument("--verbose", action="store_true", help="Ray Tune's progress output")
 
     p = add("bench", cmd_bench, "kernel benchmark against PyTorch (source checkout)")
     p.add_argument(

@@ -1,14 +1,17 @@
 """``python -m gui``: the fastrnn explorer window (also ``fastrnn-gui``).
 
-    python -m gui [--corpus PATH] [--checkpoint PATH]
-    python -m gui --shots DIR [--steps N]          # screenshots, then exit
+    python -m gui [--corpus PATH] [--checkpoint PATH] [--sweep DIR]
+    python -m gui --shots DIR [--steps N] [--sweep DIR]   # screenshots, then exit
 
 With a display, the window opens (``--corpus`` preselects the training text,
-``--checkpoint`` shows a saved language model without training). Without one (no
+``--checkpoint`` shows a saved language model without training, ``--sweep`` opens a
+``fastrnn sweep`` results folder in the "Sweep" tab). Without one (no
 ``DISPLAY`` / ``WAYLAND_DISPLAY``, or ``QT_QPA_PLATFORM=offscreen``), or with
 ``--shots``, it runs offscreen: trains for ``--steps`` steps (or loads
-``--checkpoint``), pauses, draws a fresh sample, saves one PNG per view (tab) and one
-of the whole window into ``DIR`` (default: a new temporary folder) and prints where.
+``--checkpoint``), pauses, draws a fresh sample, saves one PNG per view (tab; the
+sweep tab last, as ``NN_sweep.png``, when ``--sweep`` is given) and one of the whole
+window into ``DIR`` (default: a new temporary folder) and prints where. A ``--sweep``
+folder that cannot be read ends the screenshot mode with exit code 1.
 
 This module must stay cheap to import: the spawned worker process imports it again
 (as ``__mp_main__``) when the app was started with ``python -m gui``.
@@ -44,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
         "--checkpoint", help="a saved language model to inspect (no training)"
     )
     p.add_argument(
+        "--sweep",
+        metavar="DIR",
+        help="a 'fastrnn sweep' results folder to show in the Sweep tab",
+    )
+    p.add_argument(
         "--shots",
         metavar="DIR",
         help="save screenshots of every view into DIR and exit (offscreen)",
@@ -60,7 +68,8 @@ def _parser() -> argparse.ArgumentParser:
 def take_screenshots(win, app, folder: Path, steps: int, timeout: float) -> list[Path]:
     """Run the window's worker until ``steps`` (or the inspect snapshot), then save PNGs.
 
-    Returns the written paths (one per view, then ``window.png``). Raises
+    Returns the written paths (one per view, the sweep view when a sweep is open,
+    then ``window.png``). Raises
     RuntimeError when the worker fails and TimeoutError after ``timeout`` seconds.
     """
     deadline = time.monotonic() + timeout
@@ -90,8 +99,9 @@ def take_screenshots(win, app, folder: Path, steps: int, timeout: float) -> list
     wait(lambda: win.n_snapshots > seen and win.latest.sample_step >= win.latest.step)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for i, view in enumerate(win.views):
-        win.tabs.setCurrentIndex(i)
+    sweep = [] if win.sweep_view is None else [win.sweep_view]
+    for i, view in enumerate([*win.views, *sweep]):
+        win.tabs.setCurrentWidget(view)
         for _ in range(3):
             app.processEvents()
         name = view.title.lower().replace(" ", "_")
@@ -139,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     win = MainWindow(RunConfig(corpus=args.corpus))
     install_excepthook(win)
     win.show()
+    if args.sweep and not win.open_sweep(args.sweep) and shots is not None:
+        print(f"screenshots failed: {win.status_label.text()}", file=sys.stderr)
+        win.close()
+        return 1
     if shots is not None:
         try:
             if args.checkpoint:

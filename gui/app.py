@@ -8,6 +8,10 @@ most once per tick; a view that becomes visible is brought up to date when its t
 is selected. Worker errors go to the status bar and the log panel, never abort the
 app; closing the window stops and joins the worker.
 
+File > Open sweep... (or :meth:`MainWindow.open_sweep`) adds a "Sweep" tab, a
+:class:`gui.views.SweepView` of a ``fastrnn sweep`` results folder; it does not take
+part in the snapshot redraws.
+
 Run it with ``python -m gui`` (see :mod:`gui.__main__`).
 """
 
@@ -24,7 +28,7 @@ from types import TracebackType
 from typing import Any
 
 from PyQt6.QtCore import QEvent, QObject, Qt, QTimer, pyqtSignal, pyqtSlot
-from PyQt6.QtGui import QCloseEvent, QColor
+from PyQt6.QtGui import QAction, QCloseEvent, QColor
 from PyQt6.QtWidgets import (
     QAbstractScrollArea,
     QApplication,
@@ -116,6 +120,8 @@ class MainWindow(QMainWindow):
         Painted frames of the views (``frames.frames``).
     last_error : str or None
         The traceback of the last worker error.
+    sweep_view : SweepView or None
+        The "Sweep" tab, created by the first successful :meth:`open_sweep`.
     """
 
     #: Emitted with every accepted snapshot of the current run.
@@ -148,6 +154,7 @@ class MainWindow(QMainWindow):
         self._drawn: dict[int, int] = {}  # id(view) -> n_snapshots it shows
         self._fps = 0.0
         self._fps_mark = (time.perf_counter(), 0)
+        self.sweep_view: Any = None  # gui.views.SweepView, made by open_sweep
 
         # ---- controls
         self.start_button = QPushButton("Start")
@@ -174,6 +181,15 @@ class MainWindow(QMainWindow):
         self.save_button.clicked.connect(self._on_save_clicked)
         self.load_button.clicked.connect(self._on_load_clicked)
         self.export_button.clicked.connect(self._on_export_clicked)
+        self.open_sweep_action = QAction("Open sweep…", self)
+        self.open_sweep_action.setToolTip(
+            "overlay the validation curves of a 'fastrnn sweep' results folder"
+        )
+        self.open_sweep_action.triggered.connect(self._on_open_sweep_clicked)
+        self.menuBar().addMenu("&File").addAction(self.open_sweep_action)
+        self.sweep_button = QPushButton("Open sweep…")
+        self.sweep_button.setToolTip(self.open_sweep_action.toolTip())
+        self.sweep_button.clicked.connect(self.open_sweep_action.trigger)
         bar = QHBoxLayout()
         for b in (self.start_button, self.pause_button, self.step_button):
             bar.addWidget(b)
@@ -181,6 +197,8 @@ class MainWindow(QMainWindow):
         bar.addSpacing(24)
         for b in (self.save_button, self.load_button, self.export_button):
             bar.addWidget(b)
+        bar.addSpacing(24)
+        bar.addWidget(self.sweep_button)
         bar.addStretch(1)
 
         # ---- setup panel (left) and views (tabs)
@@ -415,17 +433,48 @@ class MainWindow(QMainWindow):
         return self.start(config)
 
     def export_pngs(self, folder: str | os.PathLike[str]) -> list[Path]:
-        """Bring every view up to date and save it as ``folder/NN_title.png``."""
+        """Bring every view up to date and save it as ``folder/NN_title.png``.
+
+        The sweep view, when a sweep is open, comes last.
+        """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         paths = []
-        for i, view in enumerate(self.views):
+        sweep = [] if self.sweep_view is None else [self.sweep_view]
+        views = [*self.views, *sweep]
+        for i, view in enumerate(views):
             self._update_view(view)
             name = view.title.lower().replace(" ", "_")
             path = folder / f"{i + 1:02d}_{name}.png"
             view.export_png(path)
             paths.append(path)
         return paths
+
+    def open_sweep(self, path: str | os.PathLike[str]) -> bool:
+        """Show the sweep folder ``path`` in the "Sweep" tab (added or refreshed) and
+        select that tab. False (the error in the status bar and log) when it cannot
+        be read; a sweep shown before stays.
+        """
+        from gui.views import SweepView
+
+        view = self.sweep_view if self.sweep_view is not None else SweepView()
+        try:
+            sweep = view.load(path)
+        except (OSError, ValueError) as err:
+            self._show_error(f"cannot open sweep: {err}")
+            if view is not self.sweep_view:
+                view.deleteLater()
+            return False
+        if self.sweep_view is None:
+            self.sweep_view = view
+            self.tabs.addTab(view, view.title)
+        self.tabs.setCurrentWidget(view)
+        best = f", best {sweep.best_id}" if sweep.best_id is not None else ""
+        self.log(
+            f"opened sweep {sweep.file.parent}: {len(sweep.trials)} trials, "
+            f"metric {sweep.metric}{best}"
+        )
+        return True
 
     # ------------------------------------------------------------------ timer
     @pyqtSlot()
@@ -483,7 +532,9 @@ class MainWindow(QMainWindow):
 
     def _redraw(self) -> None:
         view = self.tabs.currentWidget()
-        if self.redraw_mode == "always":  # a copy defeats the views' identity check
+        if view is self.sweep_view:  # not a snapshot view
+            pass
+        elif self.redraw_mode == "always":  # a copy defeats the views' identity check
             view.update_snapshot(copy.copy(self.latest))
             self._drawn[id(view)] = self.n_snapshots
         else:
@@ -493,6 +544,8 @@ class MainWindow(QMainWindow):
         self._update_status()
 
     def _update_view(self, view: QWidget) -> None:
+        if view is self.sweep_view:  # not a snapshot view
+            return
         if self.latest is not None and self._drawn.get(id(view)) != self.n_snapshots:
             view.update_snapshot(self.latest)
             self._drawn[id(view)] = self.n_snapshots
@@ -590,6 +643,14 @@ class MainWindow(QMainWindow):
                 self._show_error(f"export failed: {err}")
                 return
             self.log(f"exported {len(paths)} PNGs to {folder}")
+
+    @pyqtSlot()
+    def _on_open_sweep_clicked(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Open sweep folder (with sweep.json)", str(Path.cwd())
+        )
+        if folder:
+            self.open_sweep(folder)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
         self.timer.stop()

@@ -59,7 +59,14 @@ def _json_tail(capsys) -> dict:
 def test_help_for_every_command():
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices  # noqa: SLF001
-    assert set(commands) == {"train-lm", "sample", "eval", "train-tagger", "bench"}
+    assert set(commands) == {
+        "train-lm",
+        "sample",
+        "eval",
+        "train-tagger",
+        "bench",
+        "sweep",
+    }
     for name in commands:
         with pytest.raises(SystemExit) as exit_info:
             main([name, "--help"])

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,6 +16,7 @@ from fastrnn.data.readers import Sentence
 from fastrnn.models import SequenceTagger
 from fastrnn.tasks.tagging import (
     CHECKPOINT_KIND,
+    STATE_KIND,
     evaluate_tagger,
     load_tagger,
     most_frequent_tag_baseline,
@@ -36,6 +40,15 @@ RESULT_KEYS = {
     "parameters",
     "threads",
     "checkpoint",
+    "history",
+}
+EPOCH_KEYS = {
+    "epoch",
+    "step",
+    "seconds",
+    "train_loss",
+    "val_accuracy",
+    "best_val_accuracy",
 }
 TINY = dict(hidden=8, embedding_dim=8, char_hidden=4, batch_size=4, progress=False)
 
@@ -168,3 +181,148 @@ def test_load_tagger_rejects_other_checkpoints(tmp_path: Path) -> None:
     fr.save({"kind": "fastrnn.something", "model": {}}, path)
     with pytest.raises(ValueError, match="expected a 'fastrnn.tagger' checkpoint"):
         load_tagger(path)
+
+
+# ---------------------------------------------------- on_epoch, last.st, resume
+class Killed(Exception):
+    """Raised by an ``on_epoch`` callback to simulate a killed process."""
+
+
+def kill_after(n_epochs: int) -> Callable[[dict[str, Any]], None]:
+    def on_epoch(record: dict[str, Any]) -> None:
+        if record["epoch"] >= n_epochs:
+            raise Killed
+
+    return on_epoch
+
+
+def without_seconds(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
+
+
+def assert_same_arrays(a: dict[str, Any], b: dict[str, Any]) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert a[key].dtype == b[key].dtype and np.array_equal(a[key], b[key]), key
+
+
+def test_on_epoch_reports_every_epoch_after_saving_last_st(
+    tmp_path: Path, files: tuple[Path, Path]
+) -> None:
+    train, _ = files
+    out = tmp_path / "run"
+    records: list[dict[str, Any]] = []
+
+    def on_epoch(record: dict[str, Any]) -> None:
+        state = fr.load(out / "last.st")  # written before the callback
+        assert state["kind"] == STATE_KIND
+        assert state["progress"]["step"] == record["step"]
+        records.append(record)
+
+    result = train_tagger(train, epochs=3, out_dir=out, on_epoch=on_epoch, **TINY)
+    json.dumps(records)
+    assert [r["epoch"] for r in records] == [1.0, 2.0, 3.0]
+    assert [r["step"] for r in records] == [6, 12, 18]  # 24 sentences / 4
+    for r in records:
+        assert set(r) == EPOCH_KEYS
+        assert r["train_loss"] > 0 and r["val_accuracy"] is None
+        assert r["best_val_accuracy"] is None
+    assert 0 < records[0]["seconds"] <= records[1]["seconds"] <= records[2]["seconds"]
+    assert result["history"] == records
+
+    partial: list[dict[str, Any]] = []
+    held = train_tagger(
+        train, max_steps=5, val_fraction=0.25, on_epoch=partial.append, **TINY
+    )
+    # 18 training sentences -> 5 steps per epoch: one full epoch, then stopped
+    assert [(r["epoch"], r["step"]) for r in partial] == [(1.0, 5)]
+    assert partial[0]["val_accuracy"] == partial[0]["best_val_accuracy"]
+    assert held["history"] == partial and held["stop_reason"] == "max_steps"
+    stopped: list[dict[str, Any]] = []
+    train_tagger(train, max_steps=8, on_epoch=stopped.append, **TINY)
+    assert [(round(r["epoch"], 2), r["step"]) for r in stopped] == [
+        (1.0, 6),
+        (1.33, 8),
+    ]
+
+
+def test_resume_after_a_kill_is_bitwise_identical(
+    tmp_path: Path, files: tuple[Path, Path]
+) -> None:
+    train, test = files
+    kwargs = dict(TINY, epochs=3, lr=3e-2, val_fraction=0.25, seed=5)
+    whole = train_tagger(train, test, out_dir=tmp_path / "whole", **kwargs)
+    # the best held-out epoch is the first, so the kept weights come from last.st
+    val = [h["val_accuracy"] for h in whole["history"]]
+    assert val[0] == whole["val_accuracy"] > max(val[1:])
+
+    out = tmp_path / "killed"
+    with pytest.raises(Killed):
+        train_tagger(train, test, out_dir=out, on_epoch=kill_after(1), **kwargs)
+    assert fr.load(out / "last.st")["progress"]["step"] == 5
+    reported: list[dict[str, Any]] = []
+    resumed = train_tagger(
+        train,
+        test,
+        out_dir=out,
+        on_epoch=reported.append,
+        resume=out / "last.st",
+        **kwargs,
+    )
+    assert [r["epoch"] for r in reported] == [2.0, 3.0]  # only the epochs it ran
+    assert resumed["history"][1:] == reported
+    assert without_seconds(resumed["history"]) == without_seconds(whole["history"])
+    for key in ("accuracy", "val_accuracy", "steps", "epochs", "stop_reason"):
+        assert resumed[key] == whole[key], key
+    assert resumed["seconds"] >= resumed["history"][0]["seconds"]
+    # the saved (best) weights, the final weights and Adam's state all match
+    assert_same_arrays(
+        load_tagger(resumed["checkpoint"]).state_dict(),
+        load_tagger(whole["checkpoint"]).state_dict(),
+    )
+    a, b = fr.load(out / "last.st"), fr.load(tmp_path / "whole" / "last.st")
+    assert_same_arrays(a["model"], b["model"])
+    for i, state in a["optimizer"]["state"].items():
+        assert_same_arrays(
+            {k: np.asarray(v) for k, v in state.items()},
+            {k: np.asarray(v) for k, v in b["optimizer"]["state"][i].items()},
+        )
+    assert a["rng"] == b["rng"] and a["fastrnn_rng"] == b["fastrnn_rng"]
+    for key in ("step", "tokens", "epochs_done", "best_val", "stop_reason"):
+        assert a["progress"][key] == b["progress"][key], key
+
+    # resuming a finished run trains no further and gives the same result
+    calls: list[dict[str, Any]] = []
+    again = train_tagger(
+        train, test, resume=out / "last.st", on_epoch=calls.append, **kwargs
+    )
+    assert calls == [] and again["steps"] == whole["steps"]
+    assert again["accuracy"] == whole["accuracy"]
+    assert again["history"] == resumed["history"]
+
+
+def test_resume_rejects_foreign_files_and_other_arguments(
+    tmp_path: Path, files: tuple[Path, Path]
+) -> None:
+    train, _ = files
+    out = tmp_path / "run"
+    train_tagger(train, epochs=1, out_dir=out, **TINY)
+    state = out / "last.st"
+    text = tmp_path / "notes.st"
+    text.write_text("not a checkpoint", encoding="utf-8")
+    for foreign in (text, out / "tagger.safetensors"):
+        with pytest.raises(ValueError, match=re.escape(repr(str(foreign)))):
+            train_tagger(train, epochs=1, resume=foreign, **TINY)
+    with pytest.raises(
+        ValueError, match=r"different lr \(checkpoint 0\.002, now 0\.01"
+    ):
+        train_tagger(train, epochs=1, lr=1e-2, resume=state, **TINY)
+    with pytest.raises(ValueError, match=r"different epochs .*, seed \(checkpoint 0"):
+        train_tagger(train, epochs=2, seed=1, resume=state, **TINY)
+    other = tmp_path / "other.conllu"
+    other.write_text(conllu(generated(np.random.default_rng(9), 24)), "utf-8")
+    with pytest.raises(ValueError, match="different train_path"):
+        train_tagger(other, epochs=1, resume=state, **TINY)
+    # threads, eval data and reporting are not training arguments
+    result = train_tagger(train, train, epochs=1, threads=1, resume=state, **TINY)
+    assert result["steps"] == 6

@@ -123,6 +123,37 @@ class _TimeBudget:
             self.trainer.request_stop()
 
 
+def _resume(trainer: Trainer, path: str | os.PathLike[str], config: dict) -> None:
+    """Load ``path`` into ``trainer`` after checking it was saved by the same recipe."""
+    from fastrnn.train import load_checkpoint
+
+    saved = load_checkpoint(path).get("config") or {}
+    if saved.get("task") != "language_model":
+        raise ValueError(
+            f"{path}: not a train_lm checkpoint (task {saved.get('task')!r})"
+        )
+    differ = [
+        f"{part}.{key}"
+        for part in ("model", "train")
+        for key in sorted(set(config[part]) | set(saved.get(part, {})))
+        if _jsonish(config[part].get(key)) != _jsonish(saved.get(part, {}).get(key))
+    ]
+    if differ:
+        raise ValueError(
+            f"{path}: saved with different options, cannot resume: {', '.join(differ)}"
+        )
+    trainer.resume_from(path)
+
+
+def _jsonish(value: Any) -> Any:
+    """Compare configs as they round-trip through a checkpoint (lists == tuples)."""
+    if isinstance(value, (list, tuple)):
+        return [_jsonish(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonish(v) for k, v in value.items()}
+    return value
+
+
 def train_lm(
     source: str | os.PathLike[str] | None = None,
     *,
@@ -147,6 +178,8 @@ def train_lm(
     sample_every: int | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = print,
+    on_eval: Callable[[dict[str, Any]], None] | None = None,
+    resume: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Train a character :class:`LanguageModel` and return its results (JSON-able).
 
@@ -179,6 +212,17 @@ def train_lm(
         Log a 200-character sample every this many steps.
     progress, log
         tqdm bar; a function for progress lines (None: quiet).
+    on_eval : callable, optional
+        Called after every periodic evaluation with ``{"step", "seconds" (of this
+        call), "train_loss", "val_loss", "best_val_loss", "tokens_per_s"}``; when
+        ``out_dir`` is given, ``last.st`` and ``best.st`` are already written then, so
+        the callback may copy ``out_dir`` as a consistent checkpoint (what a sweep
+        trial does).
+    resume : path, optional
+        A ``last.st`` of an earlier call with the same options: training continues
+        from its step with the same data, so ``max_steps`` is the total and the
+        result equals an uninterrupted run's (fixed thread count). ``time_budget``
+        counts this call's time only. A different model or recipe -> ValueError.
 
     Returns
     -------
@@ -234,14 +278,32 @@ def train_lm(
         out.mkdir(parents=True, exist_ok=True)
     records: list[StepRecord] = []
     best = {"loss": math.inf, "step": 0}
+    start = time.perf_counter()
 
-    def on_eval(record: StepRecord) -> None:
+    def evaluated(record: StepRecord) -> None:
         assert record.val_loss is not None
         say(f"step {record.step}: train {record.loss:.4f}  val {record.val_loss:.4f}")
         if record.val_loss < best["loss"]:
             best.update(loss=record.val_loss, step=record.step)
             if out is not None:
                 model.save(out / "best.st")
+        if on_eval is not None:
+            if out is not None:
+                trainer.save_checkpoint(out / "last.st")
+            tokens = sum(r.tokens_per_s * r.step_time for r in records) + (
+                record.tokens_per_s * record.step_time
+            )
+            step_time = sum(r.step_time for r in records) + record.step_time
+            on_eval(
+                {
+                    "step": record.step,
+                    "seconds": round(time.perf_counter() - start, 3),
+                    "train_loss": record.loss,
+                    "val_loss": record.val_loss,
+                    "best_val_loss": best["loss"],
+                    "tokens_per_s": round(tokens / step_time, 1),
+                }
+            )
 
     def on_step(record: StepRecord) -> None:
         records.append(record)
@@ -256,10 +318,15 @@ def train_lm(
         clip_norm=clip,
         val_batches=[val_stream],
         eval_every=eval_every or 10**12,
-        callbacks=[SimpleNamespace(on_step_end=on_step, on_eval=on_eval)],
+        callbacks=[SimpleNamespace(on_step_end=on_step, on_eval=evaluated)],
         progress=progress,
         config=config,
     )
+    if resume is not None:
+        _resume(trainer, resume, config)
+        for step, loss in trainer.state.val_losses:
+            if loss < best["loss"]:
+                best.update(loss=loss, step=step)
     budget = _TimeBudget(trainer, time_budget, lr, schedule == "cosine")
     trainer.callbacks.insert(0, budget)
     if eval_every is None and time_budget is not None:

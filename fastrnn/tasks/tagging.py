@@ -26,7 +26,11 @@ Training details:
   ``lr * final_lr_fraction`` over the run (measured by epochs, steps or the time
   budget, whichever ends it first);
 * optionally a held-out slice of the training sentences (``val_fraction``) picks the
-  best epoch's weights.
+  best epoch's weights;
+* with ``out_dir``, the whole training state (weights, Adam, both random generators,
+  progress) is saved to ``out_dir/last.st`` after every epoch; ``on_epoch`` reports
+  each epoch's metrics, and ``resume=".../last.st"`` continues a killed run to the
+  same result, bit for bit, as an uninterrupted one (see :func:`train_tagger`).
 
 File formats: ``.conllu`` files are read with :func:`~fastrnn.data.readers.read_conllu`
 (tag column ``column``, default UPOS), anything else as CoNLL-2003 columns with
@@ -35,12 +39,15 @@ File formats: ``.conllu`` files are read with :func:`~fastrnn.data.readers.read_
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +73,10 @@ __all__ = [
 CHECKPOINT_KIND = "fastrnn.tagger"
 CHECKPOINT_VERSION = 1
 CHECKPOINT_NAME = "tagger.safetensors"
+#: ``kind`` of the per-epoch training-state checkpoints (``out_dir/last.st``).
+STATE_KIND = "fastrnn.tagger.train_state"
+STATE_VERSION = 1
+STATE_NAME = "last.st"
 
 PathLike = str | os.PathLike[str]
 
@@ -298,6 +309,147 @@ def _check_positive(
     return value
 
 
+# ------------------------------------------------------------ training state
+@dataclass
+class _Progress:
+    """Where a :func:`train_tagger` run stands at the end of an epoch."""
+
+    step: int = 0
+    tokens: int = 0
+    epochs_done: float = 0.0  # passes made; fractional only when stopped early
+    seconds: float = 0.0  # training wall time, cumulative across resumes
+    best_val: float | None = None
+    best_state: dict[str, Any] | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    stop_reason: str = "epochs"  # "epochs" while running or after the last epoch
+
+    def finished(self, epochs: int) -> bool:
+        return self.stop_reason != "epochs" or self.epochs_done >= epochs
+
+
+def _data_fingerprint(sents: Sequence[Sentence]) -> str:
+    """SHA-256 of the words and tags, so a resume can tell the data changed."""
+    text = json.dumps([[s.words, s.tags] for s in sents], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _save_state(
+    path: Path,
+    args: Mapping[str, Any],
+    model: SequenceTagger,
+    opt: optim.Adam,
+    rng: np.random.Generator,
+    p: _Progress,
+) -> None:
+    """Atomically write everything :func:`_restore_state` needs to ``path``."""
+    _ckpt.save(
+        {
+            "kind": STATE_KIND,
+            "version": STATE_VERSION,
+            "args": dict(args),
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "rng": rng.bit_generator.state,
+            "fastrnn_rng": _random.get_rng_state(),
+            "progress": {
+                "step": p.step,
+                "tokens": p.tokens,
+                "epochs_done": p.epochs_done,
+                "seconds": p.seconds,
+                "best_val": p.best_val,
+                "stop_reason": p.stop_reason,
+                "history": p.history,
+            },
+            "best_state": p.best_state,
+        },
+        path,
+    )
+
+
+def _read_state(path: PathLike, args: Mapping[str, Any]) -> dict[str, Any]:
+    """Load a ``last.st`` file and check it was written with the arguments ``args``.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a tagger training state (naming the file), or its saved
+        arguments differ from ``args`` (naming the arguments).
+    """
+    name = os.fspath(path)
+    tree = _ckpt.load(name)
+    kind = tree.get("kind") if isinstance(tree, dict) else None
+    if kind != STATE_KIND:
+        raise ValueError(
+            f"expected a {STATE_KIND!r} checkpoint (out_dir/{STATE_NAME}) to resume "
+            f"from, got kind {kind!r} in {name!r}"
+        )
+    version = tree.get("version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        version = None
+    if version is None or version > STATE_VERSION:
+        raise ValueError(
+            f"expected a training state version <= {STATE_VERSION}, got "
+            f"{tree.get('version')!r} in {name!r}"
+        )
+    missing = [
+        k
+        for k in ("args", "model", "optimizer", "rng", "fastrnn_rng", "progress")
+        if k not in tree
+    ]
+    if missing or not isinstance(tree["args"], dict):
+        raise ValueError(
+            f"expected a complete training state, got one without {missing or 'args'} "
+            f"in {name!r}"
+        )
+    saved = tree["args"]
+    differ = []
+    for key in sorted(set(args) | set(saved)):
+        if key not in saved or key not in args or saved[key] != args[key]:
+            if key == "train_data":
+                differ.append("train_path (different training sentences)")
+            else:
+                differ.append(
+                    f"{key} (checkpoint {saved.get(key)!r}, now {args.get(key)!r})"
+                )
+    if differ:
+        raise ValueError(
+            f"expected the training arguments saved in {name!r}, got different "
+            + ", ".join(differ)
+        )
+    return tree
+
+
+def _restore_state(
+    tree: Mapping[str, Any],
+    model: SequenceTagger,
+    opt: optim.Adam,
+    rng: np.random.Generator,
+    path: PathLike,
+) -> _Progress:
+    """Load a tree from :func:`_read_state` into the run's objects; its progress."""
+    try:
+        model.load_state_dict(tree["model"])
+        opt.load_state_dict(tree["optimizer"])
+        rng.bit_generator.state = tree["rng"]
+        _random.set_rng_state(tree["fastrnn_rng"])
+        saved = tree["progress"]
+        return _Progress(
+            step=int(saved["step"]),
+            tokens=int(saved["tokens"]),
+            epochs_done=float(saved["epochs_done"]),
+            seconds=float(saved["seconds"]),
+            best_val=saved["best_val"],
+            best_state=tree.get("best_state"),
+            history=[dict(h) for h in saved["history"]],
+            stop_reason=str(saved["stop_reason"]),
+        )
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(
+            f"expected a consistent training state, got {err!r:.200} restoring "
+            f"{os.fspath(path)!r}"
+        ) from err
+
+
 def train_tagger(
     train_path: PathLike,
     eval_path: PathLike | None = None,
@@ -322,6 +474,8 @@ def train_tagger(
     threads: int | None = None,
     out_dir: PathLike | None = None,
     progress: bool = True,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    resume: PathLike | None = None,
 ) -> dict[str, Any]:
     """Train a :class:`~fastrnn.models.SequenceTagger` on a tagged file and evaluate it.
 
@@ -368,9 +522,30 @@ def train_tagger(
     threads : int, optional
         Kernel threads (default: ``fastrnn.get_num_threads()``).
     out_dir : str or os.PathLike, optional
-        Save the trained tagger to ``out_dir/tagger.safetensors``.
+        Save the trained tagger to ``out_dir/tagger.safetensors``, and the training
+        state to ``out_dir/last.st`` at the end of every epoch (atomically, before
+        ``on_epoch`` is called, so the callback may copy ``out_dir``).
     progress : bool, default True
         Print one line per epoch to stderr.
+    on_epoch : callable, optional
+        Called after every epoch (also after a partial last one stopped by
+        ``max_steps`` or ``time_budget``) with a JSON-serialisable dict:
+        ``epoch`` (float, passes made), ``step`` (int), ``seconds`` (training wall
+        time so far, cumulative across resumes, without checkpointing and
+        callback time), ``train_loss`` (mean per-token loss of that epoch),
+        ``val_accuracy`` (held-out accuracy after this epoch, or None) and
+        ``best_val_accuracy`` (the best so far, or None). An exception it raises
+        ends training and propagates; ``out_dir/last.st`` already holds the epoch.
+    resume : str or os.PathLike, optional
+        An ``out_dir/last.st`` written by an earlier call with the same training
+        arguments (everything but ``eval_path``, ``threads``, ``out_dir``,
+        ``progress``, ``on_epoch`` and ``resume``; the training sentences are
+        compared by content). Training continues after the saved epoch, restoring
+        the weights, Adam's state, both random generators, the step and token
+        counts, the held-out best and the history, so with the same thread count
+        (and no ``time_budget``, which follows the clock) the result equals an
+        uninterrupted run's bit for bit. A state saved after the run ended (last
+        epoch, ``max_steps`` or ``time_budget``) trains no further.
 
     Returns
     -------
@@ -382,8 +557,15 @@ def train_tagger(
         ``train_tokens``, ``epochs`` (passes made, fractional if stopped early),
         ``steps``, ``seconds`` (training wall time), ``tokens_per_s`` (training
         words per second), ``stop_reason`` (``"epochs"``, ``"max_steps"`` or
-        ``"time_budget"``), ``parameters`` (trainable count), ``threads`` and
-        ``checkpoint`` (the saved file, or None).
+        ``"time_budget"``), ``parameters`` (trainable count), ``threads``,
+        ``checkpoint`` (the saved file, or None) and ``history`` (the ``on_epoch``
+        dicts of every epoch, including those before a resume).
+
+    Raises
+    ------
+    ValueError
+        For bad arguments, a malformed data file, or a ``resume`` file that is not
+        a tagger training state or was saved with different arguments.
     """
     epochs = _check_positive("epochs", epochs)
     batch_size = _check_positive("batch_size", batch_size)
@@ -401,9 +583,37 @@ def train_tagger(
         raise ValueError(f"expected word_dropout >= 0, got {word_dropout}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"expected a non-negative int seed, got {seed!r}")
+    if on_epoch is not None and not callable(on_epoch):
+        raise TypeError(f"expected on_epoch to be callable, got {on_epoch!r}")
 
     train_all = read_tagged(train_path, column)
     eval_sents = read_tagged(eval_path, column) if eval_path is not None else None
+    # Everything that shapes the training trajectory, checked on resume.
+    run_args: dict[str, Any] = {
+        "train_data": _data_fingerprint(train_all),
+        "column": column,
+        "cell": cell,
+        "hidden": hidden,
+        "layers": layers,
+        "embedding_dim": embedding_dim,
+        "char_hidden": char_hidden,
+        "dropout": dropout,
+        "word_dropout": word_dropout,
+        "epochs": epochs,
+        "time_budget": time_budget,
+        "max_steps": max_steps,
+        "batch_size": batch_size,
+        "lr": lr,
+        "final_lr_fraction": final_lr_fraction,
+        "clip_norm": clip_norm,
+        "val_fraction": val_fraction,
+        "seed": seed,
+    }
+    saved = _read_state(resume, run_args) if resume is not None else None
+    out = None if out_dir is None else Path(out_dir)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+
     rng = np.random.default_rng(seed)
     if val_fraction > 0:
         n_val = max(1, round(len(train_all) * val_fraction))
@@ -449,22 +659,20 @@ def train_tagger(
         steps_per_epoch = math.ceil(len(train) / batch_size)
         n_tokens = sum(lengths)
 
-        step = 0
-        tokens = 0
-        best_val: float | None = None
-        best_state = None
-        stop_reason = "epochs"
-        epochs_done = 0.0
-        start = time.perf_counter()
+        p = _Progress()
+        if saved is not None and resume is not None:
+            p = _restore_state(saved, model, opt, rng, resume)
+        first_epoch = epochs if p.finished(epochs) else round(p.epochs_done)
+        start = time.perf_counter() - p.seconds
         model.train()
-        for epoch in range(epochs):
+        for epoch in range(first_epoch, epochs):
             total_loss = 0.0
             epoch_tokens = 0
             for b, idx in enumerate(_batches(len(train), lengths, batch_size, rng)):
                 elapsed = time.perf_counter() - start
                 frac = max(
                     (epoch + b / steps_per_epoch) / epochs,
-                    step / max_steps if max_steps else 0.0,
+                    p.step / max_steps if max_steps else 0.0,
                     elapsed / time_budget if time_budget else 0.0,
                 )
                 opt.param_groups[0]["lr"] = lr * (
@@ -481,42 +689,49 @@ def train_tagger(
                 loss.backward()
                 clip_grad_norm_(params, clip_norm)
                 opt.step()
-                step += 1
-                tokens += int(lens.sum())
+                p.step += 1
+                p.tokens += int(lens.sum())
                 epoch_tokens += int(lens.sum())
                 total_loss += float(loss.item()) * int(lens.sum())
-                if max_steps is not None and step >= max_steps:
-                    stop_reason = "max_steps"
+                if max_steps is not None and p.step >= max_steps:
+                    p.stop_reason = "max_steps"
                 elif time_budget is not None and (
                     time.perf_counter() - start >= time_budget
                 ):
-                    stop_reason = "time_budget"
-                if stop_reason != "epochs":
-                    epochs_done = epoch + (b + 1) / steps_per_epoch
+                    p.stop_reason = "time_budget"
+                if p.stop_reason != "epochs":
+                    p.epochs_done = epoch + (b + 1) / steps_per_epoch
                     break
             else:
-                epochs_done = epoch + 1.0
+                p.epochs_done = epoch + 1.0
+            acc = None
             if val:
                 acc = _accuracy(model, val)[0]
                 model.train()
-                if best_val is None or acc > best_val:
-                    best_val = acc
-                    best_state = model.state_dict()
+                if p.best_val is None or acc > p.best_val:
+                    p.best_val = acc
+                    p.best_state = model.state_dict()
+            p.seconds = time.perf_counter() - start
+            record = {
+                "epoch": round(p.epochs_done, 4),
+                "step": p.step,
+                "seconds": round(p.seconds, 3),
+                "train_loss": total_loss / max(epoch_tokens, 1),
+                "val_accuracy": acc,
+                "best_val_accuracy": p.best_val,
+            }
+            p.history.append(record)
             if progress:
-                seconds = time.perf_counter() - start
-                val_text = "" if not val else f"  held-out {acc:.4f}"
-                print(
-                    f"epoch {epochs_done:5.2f}/{epochs}  step {step}  loss "
-                    f"{total_loss / max(epoch_tokens, 1):.4f}{val_text}  "
-                    f"{tokens / seconds:,.0f} words/s  {seconds:.0f} s",
-                    file=sys.stderr,
-                    flush=True,
-                )
-            if stop_reason != "epochs":
+                _print_epoch(record, epochs, p.tokens)
+            if out is not None:
+                _save_state(out / STATE_NAME, run_args, model, opt, rng, p)
+            if on_epoch is not None:
+                on_epoch(dict(record))
+            start = time.perf_counter() - p.seconds  # not counting the two above
+            if p.stop_reason != "epochs":
                 break
-        seconds = time.perf_counter() - start
-        if best_state is not None:
-            model.load_state_dict(best_state)
+        if p.best_state is not None:
+            model.load_state_dict(p.best_state)
         model.eval()
 
         result: dict[str, Any] = {
@@ -524,17 +739,18 @@ def train_tagger(
             "oov_accuracy": None,
             "oov_rate": None,
             "baseline_accuracy": None,
-            "val_accuracy": best_val,
+            "val_accuracy": p.best_val,
             "train_sentences": len(train),
             "train_tokens": n_tokens,
-            "epochs": round(epochs_done, 4),
-            "steps": step,
-            "seconds": round(seconds, 3),
-            "tokens_per_s": round(tokens / seconds, 1) if seconds > 0 else None,
-            "stop_reason": stop_reason,
-            "parameters": int(sum(p.data.size for p in params)),
+            "epochs": round(p.epochs_done, 4),
+            "steps": p.step,
+            "seconds": round(p.seconds, 3),
+            "tokens_per_s": round(p.tokens / p.seconds, 1) if p.seconds > 0 else None,
+            "stop_reason": p.stop_reason,
+            "parameters": int(sum(q.data.size for q in params)),
             "threads": _threads.get_num_threads(),
             "checkpoint": None,
+            "history": [dict(h) for h in p.history],
         }
         if eval_sents is not None:
             acc, oov_acc = _accuracy(model, eval_sents)
@@ -546,9 +762,7 @@ def train_tagger(
                 w not in model.word_vocab.stoi for w in eval_words
             ) / len(eval_words)
             result["baseline_accuracy"] = most_frequent_tag_baseline(train, eval_sents)
-        if out_dir is not None:
-            out = Path(out_dir)
-            out.mkdir(parents=True, exist_ok=True)
+        if out is not None:
             path = out / CHECKPOINT_NAME
             info = {
                 k: result[k]
@@ -560,3 +774,17 @@ def train_tagger(
         return result
     finally:
         _threads.set_num_threads(old_threads)
+
+
+def _print_epoch(record: Mapping[str, Any], epochs: int, tokens: int) -> None:
+    """The ``progress`` line of one epoch, on stderr."""
+    val = record["val_accuracy"]
+    val_text = "" if val is None else f"  held-out {val:.4f}"
+    seconds = max(record["seconds"], 1e-9)
+    print(
+        f"epoch {record['epoch']:5.2f}/{epochs}  step {record['step']}  loss "
+        f"{record['train_loss']:.4f}{val_text}  "
+        f"{tokens / seconds:,.0f} words/s  {seconds:.0f} s",
+        file=sys.stderr,
+        flush=True,
+    )

@@ -5,6 +5,9 @@ Every view has a class attribute ``title`` (tab name), ``update_snapshot(snap)``
 snapshot) and ``export_png(path)``. :class:`HiddenStateView` emits
 ``unit_selected(layer, unit)``; connect it to :meth:`SampleView.select_unit` and
 :meth:`GateView.select_unit`.
+
+:class:`SweepView` is the exception: it overlays the validation curves of a sweep
+folder (``fastrnn sweep --out DIR``) and is filled by ``load(path)``, not by snapshots.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from gui.views.hidden_state import HiddenStateView
 from gui.views.histograms import HistogramView
 from gui.views.loss import LossView
 from gui.views.sample import SampleView
+from gui.views.sweep import SweepView
 
 __all__ = [
     "ALL_VIEWS",
@@ -25,10 +29,12 @@ __all__ = [
     "HistogramView",
     "LossView",
     "SampleView",
+    "SweepView",
     "grab_png",
 ]
 
-#: The view classes in tab order.
+#: The snapshot views in tab order (:class:`SweepView` is not one: it shows a sweep
+#: folder, see :meth:`gui.app.MainWindow.open_sweep`).
 ALL_VIEWS = [
     LossView,
     HiddenStateView,
