@@ -13,11 +13,24 @@ Layout of a sweep folder::
     DIR/history.csv   one row per evaluation: trial_id, step, seconds, metric columns
     DIR/best.st       the best trial's best model (``fastrnn sample`` / ``fastrnn eval``)
 
-A *trial* is ``{"trial_id": str, "rank": int, "status": str, "config": {option: value},
-"metric": float | null, "steps": int, "seconds": float, "restarts": int,
-"node": str | null, "error": str | null, "history": [{"step": int, "seconds": float,
-<metric>: float, ...}, ...]}``; ``history`` holds every evaluation of the trial in step
-order, across restarts.
+A *trial* is ``{"trial_id": str, "rank": int, "status": "DONE" | "STOPPED" | "ERROR",
+"config": {option: value}, "metric": float | null, "final": {...}, "steps": int,
+"seconds": float, "wall_seconds": float | null, "work_seconds": float | null,
+"report_seconds": float | null, "restarts": int, "node": str | null,
+"error": str | null, "path": str, "history": [{"step": int, "seconds": float,
+<metric>: float, ...}, ...]}``:
+
+- ``status``: DONE ran to its end, STOPPED was stopped early by the scheduler (ASHA),
+  ERROR failed more often than ``max_failures``;
+- ``metric``: the best value over its evaluations (what the ranking uses);
+- ``final``: the task's own end-of-run results (lm: ``val_loss`` over the whole
+  validation split of the best model; tagger: test ``accuracy``), DONE trials only;
+- ``seconds``: training time; ``wall_seconds``: start to end as the driver saw it;
+  ``work_seconds``: the trial function's own run time; ``report_seconds``: time inside
+  Ray's ``report`` (results and checkpoint upload): Ray's overhead is
+  ``wall - work + report``;
+- ``history``: every evaluation of the trial in step order, across restarts;
+- ``path``: Ray Tune's folder of the trial (its checkpoints, logs, errors).
 """
 
 from __future__ import annotations

@@ -216,6 +216,7 @@ def _summarise(
                 "seconds": float(last.get("seconds", 0.0) or 0.0),
                 "wall_seconds": timings.wall(str(trial_id)),
                 "work_seconds": _plain(last.get("work_seconds")),
+                "report_seconds": _plain(last.get("report_seconds")),
                 "restarts": int(last.get("restarts", 0) or 0),
                 "node": last.get("node"),
                 "error": None

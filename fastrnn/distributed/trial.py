@@ -49,9 +49,14 @@ def run_trial(
             shutil.copytree(saved, work, dirs_exist_ok=True)
         state = json.loads((work / TRIAL_STATE).read_text(encoding="utf-8"))
         state["restarts"] += 1
-    offset = state["seconds"]
     node = ray.get_runtime_context().get_node_id()
     options = {**train, **config}
+    resume = work / "last.st" if checkpoint is not None else None
+    # train_lm counts seconds per call, train_tagger across resumes: make both cumulative
+    offset = state["seconds"] if task == "lm" else 0.0
+    if resume is not None and task == "lm" and options.get("time_budget"):
+        # what is left of the budget (a time-based lr schedule restarts over the rest)
+        options["time_budget"] = max(1.0, options["time_budget"] - offset)
 
     def report(info: dict[str, Any]) -> None:
         entry = {**info, "seconds": round(offset + info["seconds"], 3)}
@@ -64,30 +69,26 @@ def run_trial(
             "restarts": state["restarts"],
             "pid": os.getpid(),
             "node": node,
+            "report_seconds": round(report_time[0], 3),  # Ray's share so far
         }
+        tick = time.perf_counter()
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(work))
+        report_time[0] += time.perf_counter() - tick
 
+    report_time = [0.0]
     func = task_function(task)
-    common = dict(threads=threads, out_dir=work, progress=False)
+    common = dict(threads=threads, out_dir=work, progress=False, resume=resume)
     try:
         if task == "lm":
-            resume = work / "last.st" if checkpoint is not None else None
             result = func(
-                data.get("source"),
-                log=None,
-                on_eval=report,
-                resume=resume,
-                **common,
-                **options,
+                data.get("source"), log=None, on_eval=report, **common, **options
             )
         else:
-            resume = work / "last.st" if checkpoint is not None else None
             result = func(
                 data["train"],
                 data.get("eval"),
                 column=data.get("column"),
                 on_epoch=_tagger_report(report),
-                resume=resume,
                 **common,
                 **options,
             )
@@ -112,6 +113,7 @@ def run_trial(
                 "pid": os.getpid(),
                 "node": node,
                 "work_seconds": round(time.perf_counter() - started, 3),
+                "report_seconds": round(report_time[0], 3),
             },
             checkpoint=tune.Checkpoint.from_directory(work),
         )
