@@ -96,6 +96,7 @@ def cmd_train_lm(args: argparse.Namespace) -> dict[str, Any]:
         time_budget=args.time_budget,
         max_steps=args.max_steps,
         eval_every=args.eval_every,
+        val_chars=args.val_chars,
         seed=args.seed,
         threads=args.threads,
         out_dir=args.out,
@@ -344,6 +345,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         metavar="N",
         help="validate every N steps (default: ~20 times per budget)",
+    )
+    p.add_argument(
+        "--val-chars",
+        type=_positive_int,
+        metavar="N",
+        help="periodic validations score only the first N validation characters "
+        "(the final score always uses the whole split)",
     )
     p.add_argument("--sample-every", type=_positive_int, metavar="N")
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"])

@@ -3,8 +3,9 @@
 The trial reports its metrics after every evaluation (lm) or epoch (tagger) together
 with a Tune checkpoint: a folder holding the fastrnn checkpoints (``last.st`` to resume,
 ``best.st`` the best model so far) and ``trial.json`` (the evaluation history, the
-restart count and the pid of the worker that wrote it). A trial restarted after a failure copies that folder back and resumes
-``last.st``, so it continues step for step and loses no history.
+restart count and the pid of the worker that wrote it). A trial restarted after a
+failure copies that folder back and resumes ``last.st``, so it continues step for step
+and loses no history.
 """
 
 from __future__ import annotations
