@@ -514,3 +514,47 @@ def test_render_views_script(qtbot, tmp_path, capsys):
     assert len(written) == 11 and "gates_lstm.png" in written
     assert all(png_ok(tmp_path / name) for name in written)
     assert capsys.readouterr().out.count(".png") == 11
+
+
+@pytest.mark.parametrize("cls", ALL_VIEWS)
+def test_shown_views_cache_their_axes_and_still_redraw_ticks(show, cls) -> None:
+    """Axes are pixmap-cached once shown; a new range still repaints their ticks."""
+    import pyqtgraph as pg
+    from PyQt6.QtWidgets import QGraphicsItem, QGraphicsView
+
+    view = show(cls)
+    view.update_snapshot(snapshot())
+    axes = [
+        item
+        for gv in view.findChildren(QGraphicsView)
+        for item in gv.scene().items()
+        if isinstance(item, pg.AxisItem)
+    ]
+    if cls is SampleView:
+        assert axes == []  # text only
+        return
+    assert axes
+    cache = QGraphicsItem.CacheMode.DeviceCoordinateCache
+    assert all(a.cacheMode() == cache for a in axes)
+
+
+def test_cached_axis_repaints_when_its_range_changes(show, qtbot) -> None:
+    import pyqtgraph as pg
+    from PyQt6.QtWidgets import QGraphicsView
+
+    view = show(LossView)
+
+    def bottom_axis_pixels() -> QImage:
+        for gv in view.findChildren(QGraphicsView):
+            for item in gv.scene().items():
+                if isinstance(item, pg.AxisItem) and item.orientation == "bottom":
+                    rect = gv.mapFromScene(item.sceneBoundingRect()).boundingRect()
+                    return gv.viewport().grab(rect).toImage()
+        raise AssertionError("no bottom axis")
+
+    view.update_snapshot(snapshot(n_steps=30))
+    qtbot.wait(20)
+    first = bottom_axis_pixels()
+    view.update_snapshot(snapshot(n_steps=3000))  # x range 30 -> 3000 steps
+    qtbot.wait(20)
+    assert bottom_axis_pixels() != first  # new tick labels were painted
