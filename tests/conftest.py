@@ -44,3 +44,18 @@ def torch() -> ModuleType:
         pytest.skip("torch is not installed")
     torch.manual_seed(0)
     return torch
+
+
+@pytest.fixture(scope="session")
+def ray() -> ModuleType:
+    """The ray module (the ``distributed`` extra); skipped if missing, except in CI."""
+    try:
+        import ray
+    except ImportError:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(
+                "Ray Tune is required in CI for the sweep tests "
+                "(make test installs it: pip install -e '.[distributed]')"
+            )
+        pytest.skip("Ray is not installed (pip install 'fastrnn[distributed]')")
+    return ray

@@ -2,7 +2,9 @@
 
 Started with ``ray start --head`` and a second ``ray start --address`` (each node one
 CPU), stopped by the fixture; the sweep connects with ``address=`` exactly as
-``fastrnn sweep --address HOST:PORT`` does on a real cluster.
+``fastrnn sweep --address HOST:PORT`` does on a real cluster. The teardown runs
+``ray stop --force``, which stops every Ray on this machine: do not run it beside
+another Ray job.
 """
 
 from __future__ import annotations
@@ -14,18 +16,9 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
-
-
-def _ray_cli() -> str:
-    try:
-        import ray  # noqa: F401
-    except ImportError:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("Ray Tune is required in CI: pip install -e '.[distributed]'")
-        pytest.skip("Ray is not installed (pip install 'fastrnn[distributed]')")
-    return str(Path(sys.executable).with_name("ray"))
 
 
 def _free_port() -> int:
@@ -35,9 +28,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def two_nodes(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """``HOST:PORT`` of a head node and a worker node, one CPU each."""
-    ray = _ray_cli()
+def two_nodes(ray: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """``HOST:PORT`` of a head node and a worker node, one CPU each (needs Ray)."""
+    cli = str(Path(sys.executable).with_name("ray"))  # the venv's ray command
     # nodes and the driver authenticate with the token in ~/.ray/auth_token
     monkeypatch.setenv("RAY_AUTH_MODE", "token")
     address = f"127.0.0.1:{_free_port()}"
@@ -49,11 +42,11 @@ def two_nodes(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     run = dict(check=True, capture_output=True, timeout=120, env=os.environ.copy())
     try:
         subprocess.run(
-            [ray, "get-auth-token", "--generate"], capture_output=True, timeout=60
+            [cli, "get-auth-token", "--generate"], capture_output=True, timeout=60
         )
         subprocess.run(
             [
-                ray,
+                cli,
                 "start",
                 "--head",
                 f"--port={address.split(':')[1]}",
@@ -62,12 +55,12 @@ def two_nodes(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
             ],
             **run,
         )
-        subprocess.run([ray, "start", f"--address={address}", *common], **run)
+        subprocess.run([cli, "start", f"--address={address}", *common], **run)
         yield address
     except subprocess.CalledProcessError as err:
         pytest.fail(f"ray start failed: {err.stderr.decode(errors='replace')[-2000:]}")
     finally:
-        subprocess.run([ray, "stop", "--force"], capture_output=True, timeout=120)
+        subprocess.run([cli, "stop", "--force"], capture_output=True, timeout=120)
 
 
 SPEC = """

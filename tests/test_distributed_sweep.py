@@ -34,20 +34,9 @@ TINY = {
 }
 
 
-def _require_ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("Ray Tune is required in CI: pip install -e '.[distributed]'")
-        pytest.skip("Ray is not installed (pip install 'fastrnn[distributed]')")
-    return ray
-
-
 @pytest.fixture(scope="module")
-def local_ray() -> Iterator[Any]:
+def local_ray(ray: Any) -> Iterator[Any]:
     """One local Ray with 2 CPUs for the module (sweeps reuse a running Ray)."""
-    ray = _require_ray()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         yield ray

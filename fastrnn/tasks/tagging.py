@@ -246,6 +246,34 @@ def save_tagger(
     )
 
 
+def _load_kind(
+    path: PathLike, kind: str, max_version: int, what: str = ""
+) -> dict[str, Any]:
+    """Load a fastrnn checkpoint of ``kind`` and version <= ``max_version``.
+
+    Anything else raises ValueError naming the file (``what`` says which file it
+    should have been).
+    """
+    name = os.fspath(path)
+    tree = _ckpt.load(name)
+    got = tree.get("kind") if isinstance(tree, dict) else None
+    if got != kind:
+        raise ValueError(
+            f"expected a {kind!r} checkpoint{what}, got kind {got!r} in {name!r}"
+        )
+    version = tree.get("version")
+    if (
+        isinstance(version, bool)
+        or not isinstance(version, int)
+        or version > max_version
+    ):
+        raise ValueError(
+            f"expected a {kind!r} checkpoint version <= {max_version}, got "
+            f"{version!r} in {name!r}"
+        )
+    return tree
+
+
 def load_tagger(path: PathLike) -> SequenceTagger:
     """Rebuild a tagger saved by :func:`train_tagger` / :func:`save_tagger`.
 
@@ -260,19 +288,7 @@ def load_tagger(path: PathLike) -> SequenceTagger:
         If the file is not a tagger checkpoint (or is corrupted; see
         :func:`fastrnn.load`).
     """
-    ckpt = _ckpt.load(path)
-    kind = ckpt.get("kind") if isinstance(ckpt, dict) else None
-    if kind != CHECKPOINT_KIND:
-        raise ValueError(
-            f"expected a {CHECKPOINT_KIND!r} checkpoint, got kind {kind!r} in "
-            f"{os.fspath(path)!r}"
-        )
-    version = ckpt.get("version")
-    if not isinstance(version, int) or version > CHECKPOINT_VERSION:
-        raise ValueError(
-            f"expected a tagger checkpoint version <= {CHECKPOINT_VERSION}, got "
-            f"{version!r} in {os.fspath(path)!r}"
-        )
+    ckpt = _load_kind(path, CHECKPOINT_KIND, CHECKPOINT_VERSION)
     model = SequenceTagger.from_config(ckpt["config"])
     model.load_state_dict(ckpt["model"])
     model.eval()
@@ -376,21 +392,7 @@ def _read_state(path: PathLike, args: Mapping[str, Any]) -> dict[str, Any]:
         arguments differ from ``args`` (naming the arguments).
     """
     name = os.fspath(path)
-    tree = _ckpt.load(name)
-    kind = tree.get("kind") if isinstance(tree, dict) else None
-    if kind != STATE_KIND:
-        raise ValueError(
-            f"expected a {STATE_KIND!r} checkpoint (out_dir/{STATE_NAME}) to resume "
-            f"from, got kind {kind!r} in {name!r}"
-        )
-    version = tree.get("version")
-    if isinstance(version, bool) or not isinstance(version, int):
-        version = None
-    if version is None or version > STATE_VERSION:
-        raise ValueError(
-            f"expected a training state version <= {STATE_VERSION}, got "
-            f"{tree.get('version')!r} in {name!r}"
-        )
+    tree = _load_kind(path, STATE_KIND, STATE_VERSION, f" (out_dir/{STATE_NAME})")
     missing = [
         k
         for k in ("args", "model", "optimizer", "rng", "fastrnn_rng", "progress")
