@@ -170,3 +170,37 @@ def test_cli_malformed_spec_exits_2_naming_the_field(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "search.lrr" in err[0] and "unknown option" in err[0]
     assert not (tmp_path / "out").exists()  # failed before Ray started
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ({"train": {"max_steps": -1}}, "train.max_steps: expected max_steps >= 1"),
+        (
+            {"train": {"max_steps": 5, "dropout": 1.5}},
+            "train.dropout: expected dropout",
+        ),
+        (
+            {"train": {"max_steps": 5}, "search": {"hidden": {"choice": [0, 16]}}},
+            "search.hidden.choice: expected hidden >= 1",
+        ),
+        (
+            {"train": {"max_steps": 5}, "search": {"lr": {"uniform": [-0.1, 0.1]}}},
+            "search.lr.uniform: expected lr a finite number > 0",
+        ),
+    ],
+)
+def test_out_of_range_values_fail_before_ray(raw: dict, field: str) -> None:
+    with pytest.raises(SpecError, match=rf"spec: {field}"):
+        parse_spec({"task": "lm", **raw})
+
+
+def test_tagger_sweep_needs_a_held_out_split(tmp_path: Path) -> None:
+    (tmp_path / "t.conllu").write_text("", encoding="utf-8")
+    raw = {
+        "task": "tagger",
+        "data": {"train": "t.conllu"},
+        "train": {"val_fraction": 0},
+    }
+    with pytest.raises(SpecError, match="train.val_fraction: must be > 0"):
+        parse_spec(raw, base=tmp_path)

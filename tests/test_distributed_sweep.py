@@ -159,3 +159,18 @@ def test_killed_trial_resumes_from_its_checkpoint_without_losing_history(
         "val_history"
     ]
     assert trial["final"]["val_loss"] == direct["val_loss"]
+
+
+def test_trial_ending_before_its_first_evaluation_is_scored_at_the_end(
+    local_ray: Any, tmp_path: Path
+) -> None:
+    from fastrnn.distributed.sweep import sweep
+
+    fixed = {**TINY, "max_steps": 5, "eval_every": 100}  # never evaluates periodically
+    spec = parse_spec(
+        {"task": "lm", "train": fixed, "search": {"cell": {"choice": ["gru"]}}}
+    )
+    (trial,) = sweep(spec, out=tmp_path / "out")["trials"]
+    assert trial["status"] == "DONE" and trial["steps"] == 5
+    assert trial["metric"] == trial["final"]["val_loss"]  # the whole-split score
+    assert [h["step"] for h in trial["history"]] == [5]

@@ -85,3 +85,20 @@ def test_resume_refuses_a_different_recipe(tmp_path: Path) -> None:
     (tmp_path / "junk.st").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="junk.st"):
         train_lm(**TINY, resume=tmp_path / "junk.st")
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "error"),
+    [
+        ("max_steps", 0, ValueError),
+        ("hidden", 2.5, TypeError),
+        ("lr", -1.0, ValueError),
+        ("dropout", 1.0, ValueError),
+        ("time_budget", float("inf"), ValueError),
+    ],
+)
+def test_bad_options_are_refused_before_training(
+    option: str, value: Any, error: type
+) -> None:
+    with pytest.raises(error, match=option):
+        train_lm(**{**TINY, option: value})

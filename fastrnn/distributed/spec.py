@@ -258,6 +258,7 @@ def parse_spec(
             kind,
             _check_distribution(name, key, kind, args, options, task, fail),
         )
+    _check_ranges(task, train, search, fail)
     if "max_steps" not in train and "time_budget" not in train:
         if "max_steps" not in search and "time_budget" not in search and task == "lm":
             raise fail("train.max_steps", "missing: set max_steps or time_budget")
@@ -307,6 +308,47 @@ def parse_spec(
         scheduler=scheduler,
         path=None if where == "spec" else where,
     )
+
+
+def _check_ranges(
+    task: str,
+    train: dict[str, Any],
+    search: dict[str, tuple[str, list[Any]]],
+    fail: Callable[..., SpecError],
+) -> None:
+    """Every fixed value and every value a search can produce is in its range."""
+    if task == "lm":
+        from fastrnn.tasks.language_modeling import check_options
+    else:
+        check_options = _check_tagger_options
+    for key, value in train.items():
+        try:
+            check_options(**{key: value})
+        except (TypeError, ValueError) as exc:
+            raise fail(f"train.{key}", str(exc)) from None
+    for key, (kind, args) in search.items():
+        for value in args:  # choices and grid values; the bounds of the ranges
+            try:
+                check_options(**{key: value})
+            except (TypeError, ValueError) as exc:
+                raise fail(f"search.{key}.{kind}", str(exc)) from None
+    if task == "tagger" and train.get("val_fraction", 0.1) == 0:
+        raise fail(
+            "train.val_fraction", "must be > 0: the sweep metric is held-out accuracy"
+        )
+
+
+def _check_tagger_options(**options: Any) -> None:
+    for name, value in options.items():
+        if (
+            name in ("epochs", "batch_size", "max_steps", "hidden", "layers")
+            and value < 1
+        ):
+            raise ValueError(f"expected {name} >= 1, got {value!r}")
+        if name in ("lr", "clip_norm", "time_budget") and not value > 0:
+            raise ValueError(f"expected {name} > 0, got {value!r}")
+        if name in ("dropout", "val_fraction") and not 0 <= value < 1:
+            raise ValueError(f"expected {name} in [0, 1), got {value!r}")
 
 
 def _table(

@@ -272,8 +272,8 @@ def _history(rows: list[dict[str, Any]], spec: SweepSpec) -> list[dict[str, Any]
     )
     by_step: dict[int, dict[str, Any]] = {}
     for row in rows:
-        if _plain(row.get("finished")) is True or not _finite(row.get("step")):
-            continue
+        if not _finite(row.get("step")):
+            continue  # the final row repeats the last evaluation (or is the only one)
         by_step[int(row["step"])] = {
             k: _plain(row[k]) for k in keep if k in row and _finite(row[k])
         }

@@ -104,7 +104,14 @@ def run_trial(
             )
             if result.get(key) is not None
         }
-        last = state["history"][-1] if state["history"] else {"step": 0, "seconds": 0.0}
+        if not state["history"]:  # ended before its first evaluation: score the end
+            metric = "val_loss" if task == "lm" else "val_accuracy"
+            value = result.get(metric)
+            entry = {"step": result["steps"], "seconds": result["seconds"]}
+            if value is not None:
+                entry.update({metric: value, f"best_{metric}": value})
+            state["history"].append(entry)
+        last = state["history"][-1]
         tune.report(
             {
                 **last,

@@ -29,11 +29,19 @@ from numpy.typing import NDArray
 
 import fastrnn as fr
 from fastrnn import nn, optim
+from fastrnn._validation import check_int
 from fastrnn.data import Vocab, load_text
 from fastrnn.models.language_model import LanguageModel
 from fastrnn.train import StepRecord, Trainer
 
-__all__ = ["DEFAULTS", "LMData", "prepare_data", "random_windows", "train_lm"]
+__all__ = [
+    "DEFAULTS",
+    "LMData",
+    "check_options",
+    "prepare_data",
+    "random_windows",
+    "train_lm",
+]
 
 #: Defaults of :func:`train_lm` and ``fastrnn train-lm``: the best recipe measured.
 #: Found by ``fastrnn sweep examples/sweeps/char_lm.toml`` (8 configurations, ASHA)
@@ -140,6 +148,44 @@ class _TimeBudget:
             for group in self.trainer.optimizer.param_groups:
                 group["lr"] = lr
         return by_time
+
+
+_POSITIVE_INTS = (
+    "hidden",
+    "layers",
+    "embedding_dim",
+    "seq_len",
+    "batch_size",
+    "max_steps",
+    "eval_every",
+    "val_chars",
+)
+_POSITIVE_FLOATS = ("lr", "clip", "time_budget")
+
+
+def check_options(**options: Any) -> None:
+    """Raise ValueError/TypeError for an out-of-range :func:`train_lm` option.
+
+    Sizes and step counts must be integers >= 1, ``lr``, ``clip`` and ``time_budget``
+    finite numbers > 0 (``None`` allowed where :func:`train_lm` allows it), ``dropout``
+    in [0, 1), ``seed`` >= 0. Used by :func:`train_lm` and by sweep specs, which check
+    every fixed and searched value before Ray starts.
+    """
+    for name, value in options.items():
+        if value is None and name not in ("hidden", "layers", "seq_len", "lr"):
+            continue
+        if name in _POSITIVE_INTS:
+            check_int(name, value, 1)
+        elif name == "seed":
+            check_int(name, value, 0)
+        elif name in _POSITIVE_FLOATS or name == "dropout":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"expected {name} to be a number, got {value!r}")
+            low_ok = value >= 0 if name == "dropout" else value > 0
+            high_ok = value < 1 if name == "dropout" else math.isfinite(value)
+            if not (low_ok and high_ok):
+                wanted = "in [0, 1)" if name == "dropout" else "a finite number > 0"
+                raise ValueError(f"expected {name} {wanted}, got {value!r}")
 
 
 def _resume(trainer: Trainer, path: str | os.PathLike[str], config: dict) -> None:
@@ -251,6 +297,21 @@ def train_lm(
         validation split, best model), ``best_val_loss``, ``val_history`` (list of
         [step, loss]), ``checkpoint`` (path or None), ``sample``, ``cell``, ``config``.
     """
+    check_options(
+        hidden=hidden,
+        layers=layers,
+        embedding_dim=embedding_dim,
+        seq_len=seq_len,
+        batch_size=batch_size,
+        lr=lr,
+        clip=clip,
+        dropout=dropout,
+        time_budget=time_budget,
+        max_steps=max_steps,
+        eval_every=eval_every,
+        val_chars=val_chars,
+        seed=seed,
+    )
     if time_budget is None and max_steps is None:
         raise ValueError("expected time_budget or max_steps (or both), got neither")
     if schedule not in ("constant", "cosine"):
