@@ -204,3 +204,18 @@ def test_tagger_sweep_needs_a_held_out_split(tmp_path: Path) -> None:
     }
     with pytest.raises(SpecError, match="train.val_fraction: must be > 0"):
         parse_spec(raw, base=tmp_path)
+
+
+def test_cli_unreachable_cluster_fails_fast_with_one_line(
+    ray: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    spec = write(tmp_path, GOOD)
+    code = main(["sweep", str(spec), "--address", f"127.0.0.1:{port}"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert f"cannot reach a Ray cluster at 127.0.0.1:{port}" in err[0]

@@ -140,6 +140,7 @@ def sweep(
             configure_logging=verbose,
         )
     elif connected_here:
+        _check_reachable(address)
         ray.init(address=address, log_to_driver=verbose, configure_logging=verbose)
     try:
         timings = _Timings()
@@ -180,6 +181,25 @@ def sweep(
     summary["seconds"] = round(time.perf_counter() - started, 3)
     write_sweep(out, summary)
     return summary
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast (ConnectionError naming the address) when nothing listens at a
+    ``HOST:PORT`` cluster address; Ray itself retries for minutes. ``auto`` and
+    ``ray://`` addresses are left to Ray."""
+    import socket
+
+    if address == "auto" or "://" in address or ":" not in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except (OSError, ValueError) as exc:
+        raise ConnectionError(
+            f"cannot reach a Ray cluster at {address} ({exc}); start one with "
+            f"'ray start --head' or check the address"
+        ) from None
 
 
 def _searcher(spec: SweepSpec) -> Any:
