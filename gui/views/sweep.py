@@ -87,9 +87,10 @@ class SweepTrial:
         (k,) float64 metric at each evaluation (NaN where the entry has none).
     stopped_early : bool
         The trial ended before the sweep's full budget: its status is one of
-        :data:`EARLY_STOP_STATUSES`, or it finished (not ERROR, not running) with
-        fewer steps than the budget (``spec["max_steps"]`` when the sweep's spec has
-        it, else the most steps any trial ran).
+        :data:`EARLY_STOP_STATUSES`, or (for a status that does not say, such as
+        Ray's TERMINATED; never DONE, ERROR or running) it ran fewer steps than the
+        budget (``spec["max_steps"]`` when the sweep's spec has it, else the most steps
+        any trial ran). ``fastrnn sweep`` writes DONE / STOPPED / ERROR.
     """
 
     trial_id: str
@@ -164,7 +165,8 @@ def read_sweep(path: str | os.PathLike[str]) -> Sweep:
         raise ValueError(f"{file}: expected 'best' to be an object, got {best!r}")
     best_id = None if best.get("trial_id") is None else str(best["trial_id"])
     spec = data.get("spec") if isinstance(data.get("spec"), dict) else {}
-    budget = spec.get("max_steps")
+    train = spec.get("train") if isinstance(spec.get("train"), dict) else {}
+    budget = spec.get("max_steps", train.get("max_steps"))  # fastrnn: [train]
     if not _is_int(budget) or budget <= 0:
         budget = None
 
@@ -179,7 +181,9 @@ def read_sweep(path: str | os.PathLike[str]) -> Sweep:
     for r in raw:
         status = r["status"].upper()
         early = status in EARLY_STOP_STATUSES or (
-            status != "ERROR" and status not in _UNFINISHED and r["steps"] < budget
+            status not in ("DONE", "ERROR")  # DONE: ran to its own end (time budget)
+            and status not in _UNFINISHED
+            and r["steps"] < budget
         )
         trials.append(SweepTrial(**r, stopped_early=early))
     if best_id is None:

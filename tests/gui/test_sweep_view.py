@@ -268,3 +268,44 @@ def test_sweep_option_in_offscreen_mode_saves_the_sweep_tab(corpus, tmp_path):
     failed = _run_gui(*args, "--sweep", str(tmp_path / "nowhere"))
     assert failed.returncode == 1
     assert "cannot open sweep" in failed.stderr
+
+
+def test_fastrnn_statuses_are_trusted_over_step_counts(tmp_path: Path) -> None:
+    """A DONE trial of a time-budgeted sweep ran to its end even with fewer steps;
+    STOPPED is early whatever its steps; the budget may sit in the spec's [train]."""
+    trials = [
+        _trial("a", 1, "DONE", 500, [2.0, 1.5], {"cell": "gru"}),
+        _trial("b", 2, "DONE", 380, [2.2, 1.7], {"cell": "lstm"}),
+        _trial("c", 3, "STOPPED", 50, [2.5], {"cell": "gru"}),
+    ]
+    folder = tmp_path / "time"
+    write_sweep(
+        folder,
+        {
+            "task": "lm",
+            "metric": METRIC,
+            "mode": "min",
+            "spec": {"train": {"time_budget": 300}},
+            "best": {"trial_id": "a", "checkpoint": "best.st"},
+            "trials": trials,
+        },
+    )
+    sweep = read_sweep(folder)
+    assert {t.trial_id: t.stopped_early for t in sweep.trials} == {
+        "a": False,
+        "b": False,
+        "c": True,
+    }
+    trials[1]["status"] = "TERMINATED"  # a status that does not say: steps decide
+    write_sweep(
+        folder,
+        {
+            "task": "lm",
+            "metric": METRIC,
+            "mode": "min",
+            "spec": {"train": {"max_steps": 500}},
+            "best": {"trial_id": "a", "checkpoint": None},
+            "trials": trials,
+        },
+    )
+    assert [t.stopped_early for t in read_sweep(folder).trials] == [False, True, True]
