@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from types import ModuleType
 
@@ -29,33 +30,27 @@ def tol() -> dict[type, dict[str, float]]:
     return TOL
 
 
-@pytest.fixture
-def torch() -> ModuleType:
-    """The torch module, seeded; skipped if missing, except in CI where it fails."""
+def _optional(module: str, install: str) -> ModuleType:
+    """Import ``module``; skip the test if it is missing, except in CI where it fails."""
     try:
-        import torch
+        return importlib.import_module(module)
     except ImportError:
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(
-                "torch is required in CI for the oracle tests "
-                "(make test installs it: pip install torch==2.13.0 "
-                "from the local wheel)"
+                f"{module} is required in CI (make test installs it: {install})"
             )
-        pytest.skip("torch is not installed")
+        pytest.skip(f"{module} is not installed ({install})")
+
+
+@pytest.fixture
+def torch() -> ModuleType:
+    """The torch module (the test oracle), seeded."""
+    torch = _optional("torch", "pip install torch==2.13.0 from the local wheel")
     torch.manual_seed(0)
     return torch
 
 
 @pytest.fixture(scope="session")
 def ray() -> ModuleType:
-    """The ray module (the ``distributed`` extra); skipped if missing, except in CI."""
-    try:
-        import ray
-    except ImportError:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(
-                "Ray Tune is required in CI for the sweep tests "
-                "(make test installs it: pip install -e '.[distributed]')"
-            )
-        pytest.skip("Ray is not installed (pip install 'fastrnn[distributed]')")
-    return ray
+    """The ray module (the ``distributed`` extra, for the sweep tests)."""
+    return _optional("ray", "pip install -e '.[distributed]'")

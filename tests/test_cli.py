@@ -83,39 +83,12 @@ def test_train_lm_sample_eval_json(trained, corpus, capsys):
     assert result["checkpoint"] == str(out / "best.st")
     assert (out / "best.st").is_file() and (out / "last.st").is_file()
 
-    assert (
-        main(
-            [
-                "sample",
-                str(out / "best.st"),
-                "--prompt",
-                "To be",
-                "--length",
-                "20",
-                "--seed",
-                "1",
-                "--json",
-            ]
-        )
-        == 0
-    )
+    sample_args = ["sample", str(out / "best.st"), "--prompt", "To be"]
+    sample_args += ["--length", "20", "--seed", "1"]
+    assert main([*sample_args, "--json"]) == 0
     sample = _json_tail(capsys)
     assert sample["text"].startswith("To be")
-    assert (
-        main(
-            [
-                "sample",
-                str(out / "best.st"),
-                "--prompt",
-                "To be",
-                "--length",
-                "20",
-                "--seed",
-                "1",
-            ]
-        )
-        == 0
-    )
+    assert main(sample_args) == 0
     assert capsys.readouterr().out.rstrip("\n") == sample["text"]
 
     assert main(["eval", str(out / "best.st"), str(corpus), "--json"]) == 0

@@ -320,7 +320,7 @@ def _check_ranges(
     if task == "lm":
         from fastrnn.tasks.language_modeling import check_options
     else:
-        check_options = _check_tagger_options
+        from fastrnn.tasks.tagging import check_options
     for key, value in train.items():
         try:
             check_options(**{key: value})
@@ -336,19 +336,6 @@ def _check_ranges(
         raise fail(
             "train.val_fraction", "must be > 0: the sweep metric is held-out accuracy"
         )
-
-
-def _check_tagger_options(**options: Any) -> None:
-    for name, value in options.items():
-        if (
-            name in ("epochs", "batch_size", "max_steps", "hidden", "layers")
-            and value < 1
-        ):
-            raise ValueError(f"expected {name} >= 1, got {value!r}")
-        if name in ("lr", "clip_norm", "time_budget") and not value > 0:
-            raise ValueError(f"expected {name} > 0, got {value!r}")
-        if name in ("dropout", "val_fraction") and not 0 <= value < 1:
-            raise ValueError(f"expected {name} in [0, 1), got {value!r}")
 
 
 def _table(

@@ -62,6 +62,7 @@ from fastrnn.nn.utils.clip_grad import clip_grad_norm_
 
 __all__ = [
     "CHECKPOINT_KIND",
+    "check_options",
     "evaluate_tagger",
     "load_tagger",
     "most_frequent_tag_baseline",
@@ -452,6 +453,31 @@ def _restore_state(
         ) from err
 
 
+def check_options(**options: Any) -> None:
+    """Raise TypeError/ValueError for an out-of-range :func:`train_tagger` option.
+
+    Used by :func:`train_tagger` and by sweep specs (every fixed and searched value is
+    checked before Ray starts). Options not listed here are left to the model.
+    """
+    for name, value in options.items():
+        if name in ("epochs", "batch_size", "hidden", "layers"):
+            _check_positive(name, value)
+        elif name == "max_steps":
+            _check_positive(name, value, allow_none=True)
+        elif name in ("time_budget", "lr", "clip_norm"):
+            _check_positive(name, value, float, allow_none=name == "time_budget")
+        elif name in ("val_fraction", "dropout") and not 0 <= value < 1:
+            raise ValueError(f"expected {name} in [0, 1), got {value}")
+        elif name == "final_lr_fraction" and not 0 <= value <= 1:
+            raise ValueError(f"expected final_lr_fraction in [0, 1], got {value}")
+        elif name == "word_dropout" and value < 0:
+            raise ValueError(f"expected word_dropout >= 0, got {value}")
+        elif name == "seed" and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 0
+        ):
+            raise ValueError(f"expected a non-negative int seed, got {value!r}")
+
+
 def train_tagger(
     train_path: PathLike,
     eval_path: PathLike | None = None,
@@ -569,22 +595,18 @@ def train_tagger(
         For bad arguments, a malformed data file, or a ``resume`` file that is not
         a tagger training state or was saved with different arguments.
     """
-    epochs = _check_positive("epochs", epochs)
-    batch_size = _check_positive("batch_size", batch_size)
-    max_steps = _check_positive("max_steps", max_steps, allow_none=True)
-    time_budget = _check_positive("time_budget", time_budget, float, allow_none=True)
-    _check_positive("lr", lr, float)
-    _check_positive("clip_norm", clip_norm, float)
-    if not 0 <= val_fraction < 1:
-        raise ValueError(f"expected val_fraction in [0, 1), got {val_fraction}")
-    if not 0 <= final_lr_fraction <= 1:
-        raise ValueError(
-            f"expected final_lr_fraction in [0, 1], got {final_lr_fraction}"
-        )
-    if word_dropout < 0:
-        raise ValueError(f"expected word_dropout >= 0, got {word_dropout}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"expected a non-negative int seed, got {seed!r}")
+    check_options(
+        epochs=epochs,
+        batch_size=batch_size,
+        max_steps=max_steps,
+        time_budget=time_budget,
+        lr=lr,
+        clip_norm=clip_norm,
+        val_fraction=val_fraction,
+        final_lr_fraction=final_lr_fraction,
+        word_dropout=word_dropout,
+        seed=seed,
+    )
     if on_epoch is not None and not callable(on_epoch):
         raise TypeError(f"expected on_epoch to be callable, got {on_epoch!r}")
 
