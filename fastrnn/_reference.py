@@ -25,6 +25,9 @@ Cells
 ``lstm_peephole``
     as ``lstm``, with diagonal peepholes ``w_peep = [p_i, p_f, p_o]`` of shape (3H,):
     a_i += p_i * c_prev;  a_f += p_f * c_prev;  a_o += p_o * c_t
+either LSTM with a projection ``W_hr`` (P, H), P < H (PyTorch's ``proj_size``)
+    h_t = W_hr (o * tanh(c_t)); the state h and the outputs have P units, so
+    ``W_hh`` is (G*H, P) and ``h0``, ``Y``, ``h_n`` are (., P); c and the gates keep H
 ``gru`` (G=3, gates r, z, n; PyTorch form, the candidate resets after W_hn)
     n = tanh(W_in x + b_in + r * (W_hn h_prev + b_hn));  h_t = (1 - z) n + z h_prev
 ``gru_cho`` (G=3; Cho et al. 2014, the candidate resets before W_hn)
@@ -83,6 +86,7 @@ class _Params(NamedTuple):
     b_ih: Array  # (G*H,)
     b_hh: Array  # (G*H,)
     w_peep: Array | None  # (3H,) for lstm_peephole, else None
+    W_hr: Array | None = None  # (P, H) projection of an LSTM's state, else None
 
 
 def sigmoid(a: Array) -> Array:
@@ -187,6 +191,9 @@ def _lstm_step_forward(
     o = sigmoid(a_o)
     # 3a: output
     h_t = o * np.tanh(c_t)
+    # 4: projection
+    if p.W_hr is not None:
+        h_t = h_t @ p.W_hr.T
     return h_t, c_t, np.concatenate([i, f, g, o], axis=1)
 
 
@@ -202,6 +209,11 @@ def _lstm_step_backward(
 ) -> tuple[Array, Array, Array, dict[str, Array]]:
     i, f, g, o = np.split(gates, 4, axis=1)
     tanh_c = np.tanh(c_t)
+    # 4: h_t = W_hr m_t, m_t = o * tanh(c_t)
+    dW_hr = None
+    if p.W_hr is not None:
+        dW_hr = dh_t.T @ (o * tanh_c)
+        dh_t = dh_t @ p.W_hr
     # 3a: h_t = o * tanh(c_t)
     do = dh_t * tanh_c
     dc_t = dc_t + dh_t * o * dtanh(tanh_c)
@@ -231,6 +243,8 @@ def _lstm_step_backward(
     dx, dh_prev, grads = _project_backward(dA, x, h_prev, p)
     if p.w_peep is not None:
         grads["w_peep"] = dw_peep
+    if dW_hr is not None:
+        grads["W_hr"] = dW_hr
     return dx, dh_prev, dc_prev, grads
 
 
@@ -386,7 +400,7 @@ def _active(
 def _prepare(
     cell: str,
     X: Array,
-    h0: Array,
+    W_hh: Array,
     c0: Array | None,
     w_peep: Array | None,
     lengths: NDArray | None,
@@ -395,7 +409,7 @@ def _prepare(
     if cell not in _STEPS:
         raise ValueError(f"Unknown cell {cell!r}; expected one of {CELLS}")
     T, B, _ = X.shape
-    H = h0.shape[1]
+    H = W_hh.shape[0] // GATE_COUNT[cell]
     if cell in LSTM_CELLS:
         c0 = np.zeros((B, H)) if c0 is None else c0
     else:
@@ -419,6 +433,7 @@ def forward(
     *,
     c0: Array | None = None,
     w_peep: Array | None = None,
+    W_hr: Array | None = None,
     lengths: NDArray | None = None,
     reverse: bool = False,
 ) -> dict[str, Array | None]:
@@ -441,6 +456,9 @@ def forward(
     w_peep : ndarray of shape (3H,), optional
         Peephole weights ``[p_i, p_f, p_o]`` of ``lstm_peephole`` (zeros if None);
         ignored for other cells.
+    W_hr : ndarray of shape (P, H), optional
+        Projection of an LSTM's state (then ``h0``, ``W_hh``'s columns, ``Y`` and
+        ``h_n`` have P units).
     lengths : ndarray of shape (B,), optional
         Integer sequence lengths in [1, T]; None means all T.
     reverse : bool
@@ -455,13 +473,14 @@ def forward(
         ``Y`` for Elman cells), zero past each length; ``"C"`` (T, B, H) cell
         states of LSTM cells, zero past each length, or None.
     """
-    c0, w_peep, lengths = _prepare(cell, X, h0, c0, w_peep, lengths)
+    c0, w_peep, lengths = _prepare(cell, X, W_hh, c0, w_peep, lengths)
     step_forward, _ = _STEPS[cell]
-    p = _Params(W_ih, W_hh, b_ih, b_hh, w_peep)
+    p = _Params(W_ih, W_hh, b_ih, b_hh, w_peep, W_hr)
     T, B, _ = X.shape
-    H = h0.shape[1]
+    P = h0.shape[1]  # state units (H unless projected)
+    H = W_hh.shape[0] // GATE_COUNT[cell]  # cell units
 
-    Y = np.zeros((T, B, H))  # outputs
+    Y = np.zeros((T, B, P))  # outputs
     gates = np.zeros((T, B, GATE_COUNT[cell] * H))  # post-activation gates
     C = np.zeros((T, B, H)) if c0 is not None else None  # LSTM cell states
     h = h0.copy()  # (B, H) running hidden state; rows freeze once finished
@@ -495,6 +514,7 @@ def backward(
     *,
     c0: Array | None = None,
     w_peep: Array | None = None,
+    W_hr: Array | None = None,
     lengths: NDArray | None = None,
     reverse: bool = False,
 ) -> dict[str, Array | None]:
@@ -523,13 +543,14 @@ def backward(
     dict with keys
         ``"dX"`` (T, B, I), ``"dh0"`` (B, H), ``"dc0"`` (B, H) or None,
         ``"dW_ih"`` (G*H, I), ``"dW_hh"`` (G*H, H), ``"db_ih"`` (G*H,),
-        ``"db_hh"`` (G*H,), ``"dw_peep"`` (3H,) for ``lstm_peephole`` else None.
+        ``"db_hh"`` (G*H,), ``"dw_peep"`` (3H,) for ``lstm_peephole`` else None,
+        ``"dW_hr"`` (P, H) with a projection else None.
     """
-    c0, w_peep, lengths = _prepare(cell, X, h0, c0, w_peep, lengths)
-    options = {"c0": c0, "w_peep": w_peep, "lengths": lengths, "reverse": reverse}
-    out = forward(cell, X, h0, W_ih, W_hh, b_ih, b_hh, **options)
+    c0, w_peep, lengths = _prepare(cell, X, W_hh, c0, w_peep, lengths)
+    options = {"c0": c0, "w_peep": w_peep, "W_hr": W_hr, "lengths": lengths}
+    out = forward(cell, X, h0, W_ih, W_hh, b_ih, b_hh, reverse=reverse, **options)
     _, step_backward = _STEPS[cell]
-    p = _Params(W_ih, W_hh, b_ih, b_hh, w_peep)
+    p = _Params(W_ih, W_hh, b_ih, b_hh, w_peep, W_hr)
     Y, gates, C = out["Y"], out["gates"], out["C"]
     T, B, _ = X.shape
 
@@ -538,6 +559,8 @@ def backward(
     grads.update(b_ih=np.zeros_like(b_ih), b_hh=np.zeros_like(b_hh))
     if w_peep is not None:
         grads["w_peep"] = np.zeros_like(w_peep)
+    if W_hr is not None:
+        grads["W_hr"] = np.zeros_like(W_hr)
     # Gradient w.r.t. the running state after step s. A row that has not started
     # yet (in backward order) still holds dh_n, which is where h_n came from.
     dh = dh_n.copy()  # (B, H)
@@ -578,4 +601,5 @@ def backward(
         "db_ih": grads["b_ih"],
         "db_hh": grads["b_hh"],
         "dw_peep": grads.get("w_peep"),
+        "dW_hr": grads.get("W_hr"),
     }

@@ -15,6 +15,9 @@ Cells (``cell`` argument of :func:`forward`)::
     "lstm"                   G=4  gates i, f, g, o (PyTorch)
     "lstm_peephole"          G=4  plus diagonal peepholes w_peep (3H,) = [p_i, p_f, p_o]:
                                   c_{t-1} into i and f, c_t into o
+    either LSTM with W_hr        a projected state (PyTorch's proj_size P < H):
+                                  h_t = W_hr (o * tanh(c_t)), W_hr (P, H), W_hh (G*H, P);
+                                  h0, h_n, Y have P units, c0, c_n, gates stay H
     "gru"                    G=3  PyTorch form r, z, n: n = tanh(W_in x + b_in + r*(W_hn h + b_hn))
     "gru_cho"                G=3  Cho et al. 2014: n = tanh(W_in x + b_in + W_hn (r*h) + b_hn)
     "gru_minimal"            G=2  update gate only (z, n), i.e. a GRU with r = 1
@@ -64,8 +67,10 @@ class ForwardState:
     ``gates`` holds the post-activation gate values (T, B, G*H), stored at the time index
     they belong to (zero past each length); ``C`` the LSTM cell states (T, B, H);
     ``aux`` (T, B, H) a GRU's extra saved term: ``W_hn h_{t-1} + b_hn`` for ``"gru"``,
-    ``r * h_{t-1}`` for ``"gru_cho"``, zeros for ``"gru_minimal"``.  The arrays belong
-    to this state; a later call never overwrites them.
+    ``r * h_{t-1}`` for ``"gru_cho"``, zeros for ``"gru_minimal"``; with a projection
+    (``W_hr`` of shape (P, H)) ``M`` (T, B, H) holds ``o * tanh(c_t)`` before it and
+    ``Y`` (T, B, P) the projected states.  The arrays belong to this state; a later call
+    never overwrites them.
     """
 
     cell: str
@@ -83,10 +88,17 @@ class ForwardState:
     gates: Array | None
     C: Array | None
     aux: Array | None
+    W_hr: Array | None = None
+    M: Array | None = None
 
     @property
     def gate_names(self) -> tuple[str, ...]:
         return GATE_NAMES[self.cell]
+
+    @property
+    def hidden_size(self) -> int:
+        """H, the units of the cell (and of the gates): ``W_hh.shape[0] // G``."""
+        return self.W_hh.shape[0] // GATE_COUNT[self.cell]
 
     def gate(self, name: str) -> Array:
         """One gate's post-activation values, a (T, B, H) view of ``gates``."""
@@ -95,7 +107,7 @@ class ForwardState:
             raise KeyError(
                 f"expected one of {names} for cell {self.cell!r}, got {name!r}"
             )
-        H = self.h0.shape[1]
+        H = self.hidden_size
         k = names.index(name)
         assert self.gates is not None
         return self.gates[:, :, k * H : (k + 1) * H]
@@ -108,6 +120,7 @@ class Gradients:
     ``dH`` (T, B, H) is the total gradient dL/dh_t at each step (from the output and from
     later steps; zero past each length), only with ``backward(..., return_dH=True)``: it is
     what the tracer turns into ||dL/dh_t|| to show gradients vanishing or exploding.
+    With a projection, ``dW_hr`` (P, H), and ``dh0``, ``dW_hh`` and ``dH`` have P units.
     """
 
     dX: Array
@@ -119,6 +132,7 @@ class Gradients:
     db_hh: Array | None
     dw_peep: Array | None
     dH: Array | None = None
+    dW_hr: Array | None = None
 
     def as_dict(self) -> dict[str, Array]:
         """Non-None gradients keyed by field name (``"dX"``, ``"dW_ih"``, ...)."""
@@ -140,8 +154,13 @@ def _prepare(
     b_hh: ArrayLike | None,
     w_peep: ArrayLike | None,
     lengths: ArrayLike | None,
+    W_hr: ArrayLike | None = None,
 ) -> dict:
-    """Validate and convert all forward inputs; returns contiguous arrays of one dtype."""
+    """Validate and convert all forward inputs; returns contiguous arrays of one dtype.
+
+    ``H`` is the cell size and ``P`` the state size: ``P == H`` unless ``W_hr`` (P, H)
+    projects an LSTM's state.
+    """
     if cell not in GATE_NAMES:
         raise ValueError(f"expected cell to be one of {CELLS}, got {cell!r}")
     is_lstm = cell.startswith("lstm")
@@ -158,12 +177,28 @@ def _prepare(
     if I == 0:
         raise ValueError(f"expected input_size >= 1, got X of shape {(T, B, I)}")
     check_shape("W_hh", arrays["W_hh"], (None, None), "(G*hidden_size, hidden_size)")
-    H = arrays["W_hh"].shape[1]
+    if W_hr is not None:
+        if not is_lstm:
+            raise ValueError(
+                f"expected W_hr=None for cell {cell!r} (only LSTMs have a projection), "
+                "got an array"
+            )
+        arrays["W_hr"] = as_float_array("W_hr", W_hr)
+        check_shape("W_hr", arrays["W_hr"], (None, None), "(proj_size, hidden_size)")
+        P, H = arrays["W_hr"].shape
+        if not 0 < P < H:
+            raise ValueError(
+                f"expected W_hr of shape (proj_size, hidden_size) with "
+                f"0 < proj_size < hidden_size, got {arrays['W_hr'].shape}"
+            )
+        check_shape("W_hh", arrays["W_hh"], (G * H, P), "(G*hidden_size, proj_size)")
+    else:
+        H = P = arrays["W_hh"].shape[1]
     if H == 0:
         raise ValueError(
             f"expected hidden_size >= 1, got W_hh of shape {arrays['W_hh'].shape}"
         )
-    check_shape("W_hh", arrays["W_hh"], (G * H, H), f"for {cell} (G={G})")
+    check_shape("W_hh", arrays["W_hh"], (G * H, P), f"for {cell} (G={G})")
     check_shape("W_ih", arrays["W_ih"], (G * H, I), f"for {cell} (G={G})")
     if (b_ih is None) != (b_hh is None):
         raise ValueError(
@@ -178,7 +213,12 @@ def _prepare(
         check_shape("b_hh", arrays["b_hh"], (G * H,))
     if h0 is not None:
         arrays["h0"] = as_float_array("h0", h0)
-        check_shape("h0", arrays["h0"], (B, H), "(batch, hidden_size)")
+        check_shape(
+            "h0",
+            arrays["h0"],
+            (B, P),
+            "(batch, proj_size)" if P < H else "(batch, hidden_size)",
+        )
     if is_lstm and c0 is not None:
         arrays["c0"] = as_float_array("c0", c0)
         check_shape("c0", arrays["c0"], (B, H), "(batch, hidden_size)")
@@ -201,10 +241,11 @@ def _prepare(
     has_bias = "b_ih" in out
     if not has_bias:
         out["b_ih"] = out["b_hh"] = np.zeros(G * H, dtype)
-    out.setdefault("h0", np.zeros((B, H), dtype))
+    out.setdefault("h0", np.zeros((B, P), dtype))
     if is_lstm:
         out.setdefault("c0", np.zeros((B, H), dtype))
     out["w_peep"] = out.get("w_peep")
+    out["W_hr"] = out.get("W_hr")
     out.update(
         lengths=check_lengths(lengths, T, B),
         has_bias=has_bias,
@@ -213,6 +254,7 @@ def _prepare(
         B=B,
         I=I,
         H=H,
+        P=P,
         G=G,
     )
     return out
@@ -229,6 +271,7 @@ def forward(
     *,
     c0: ArrayLike | None = None,
     w_peep: ArrayLike | None = None,
+    W_hr: ArrayLike | None = None,
     lengths: ArrayLike | None = None,
     reverse: bool = False,
     n_threads: int | None = None,
@@ -243,24 +286,27 @@ def forward(
     W_ih : ndarray of shape (G*H, I);  W_hh : ndarray of shape (G*H, H)
     b_ih, b_hh : ndarray of shape (G*H,), or both None for no bias
     w_peep : ndarray of shape (3H,) for ``"lstm_peephole"`` only
+    W_hr : ndarray of shape (P, H), LSTM cells only: project the state to P < H units,
+        ``h_t = W_hr (o * tanh(c_t))`` (PyTorch's ``proj_size``); then W_hh is
+        (G*H, P), h0 (B, P), and Y, h_n have P units
     lengths : int array of shape (B,) in [1, T], or None for all T
     reverse : process each sequence backwards within its length
     n_threads : OpenMP threads (default :func:`fastrnn.get_num_threads`)
 
     Returns
     -------
-    Y : (T, B, H) outputs, zero past each length
-    h_n : (B, H) state after each sequence's last processed step
+    Y : (T, B, H) outputs, zero past each length ((T, B, P) with W_hr)
+    h_n : (B, H) state after each sequence's last processed step ((B, P) with W_hr)
     c_n : (B, H) LSTM cell state, or None
     state : :class:`ForwardState` for :func:`backward` (and for tracing)
     """
-    p = _prepare(cell, X, h0, c0, W_ih, W_hh, b_ih, b_hh, w_peep, lengths)
+    p = _prepare(cell, X, h0, c0, W_ih, W_hh, b_ih, b_hh, w_peep, lengths, W_hr)
     n_threads = _threads.check_n_threads(n_threads)
-    T, B, H, G, dtype = p["T"], p["B"], p["H"], p["G"], p["dtype"]
+    T, B, H, P, G, dtype = p["T"], p["B"], p["H"], p["P"], p["G"], p["dtype"]
     # outputs are np.empty: the kernels write every entry (zeros past each length)
-    Y = np.empty((T, B, H), dtype)
-    h_n = np.empty((B, H), dtype)
-    c_n = gates = C = aux = None
+    Y = np.empty((T, B, P), dtype)
+    h_n = np.empty((B, P), dtype)
+    c_n = gates = C = aux = M = None
     kernel = load_kernel(cell)
     if cell.startswith("rnn"):
         # fmt: off
@@ -274,12 +320,17 @@ def forward(
         c_n = np.empty((B, H), dtype)
         gates = np.empty((T, B, G * H), dtype)
         C = np.empty((T, B, H), dtype)
+        projected = p["W_hr"] is not None
+        W_hr_arr = p["W_hr"] if projected else np.zeros((0, 0), dtype)
+        M = np.empty((T, B, H) if projected else (0, 0, 0), dtype)
         # fmt: off
         kernel.lstm_forward(
             p["X"], p["h0"], p["c0"], p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"],
-            w_peep_arr, peephole, p["lengths"], reverse, Y, h_n, c_n, gates, C,
-            n_threads)
+            w_peep_arr, peephole, W_hr_arr, p["lengths"], reverse, Y, h_n, c_n, gates,
+            C, M, n_threads)
         # fmt: on
+        if not projected:
+            M = None
     else:
         gates = np.empty((T, B, G * H), dtype)
         aux = np.empty((T, B, H), dtype)
@@ -304,6 +355,8 @@ def forward(
         gates=gates,
         C=C,
         aux=aux,
+        W_hr=p["W_hr"],
+        M=M,
     )
     return Y, h_n, c_n, state
 
@@ -338,7 +391,8 @@ def backward(
     Parameters
     ----------
     state : the :class:`ForwardState` returned by :func:`forward`
-    dY : (T, B, H) gradient of the loss with respect to Y, or None (zeros).
+    dY : (T, B, H) gradient of the loss with respect to Y, or None (zeros); P units
+        instead of H here and in dh_n with a projection.
         Entries past a sequence's length are ignored (those outputs are constant zero).
     dh_n, dc_n : (B, H) gradients with respect to the final states, or None (zeros)
     return_dH : also return ``dH`` (T, B, H), the total dL/dh_t per step (tracing)
@@ -347,7 +401,7 @@ def backward(
     Returns
     -------
     :class:`Gradients` with dX (T, B, I), dh0 (B, H), dc0, dW_ih, dW_hh, db_ih, db_hh
-    (None without bias) and dw_peep (peephole LSTM only).
+    (None without bias), dw_peep (peephole LSTM only) and dW_hr (projection only).
     """
     if not isinstance(state, ForwardState):
         raise TypeError(
@@ -356,11 +410,11 @@ def backward(
         )
     cell = state.cell
     T, B, I = state.X.shape
-    H = state.h0.shape[1]
+    H, P = state.hidden_size, state.h0.shape[1]
     G = GATE_COUNT[cell]
     dtype = state.Y.dtype
-    dY = _grad_input("dY", dY, (T, B, H), dtype)
-    dh_n = _grad_input("dh_n", dh_n, (B, H), dtype)
+    dY = _grad_input("dY", dY, (T, B, P), dtype)
+    dh_n = _grad_input("dh_n", dh_n, (B, P), dtype)
     is_lstm = cell.startswith("lstm")
     if is_lstm:
         dc_n = _grad_input("dc_n", dc_n, (B, H), dtype)
@@ -370,15 +424,15 @@ def backward(
         state.n_threads if n_threads is None else _threads.check_n_threads(n_threads)
     )
     dX = np.empty((T, B, I), dtype)
-    dh0 = np.empty((B, H), dtype)
+    dh0 = np.empty((B, P), dtype)
     dW_ih = np.empty((G * H, I), dtype)
-    dW_hh = np.empty((G * H, H), dtype)
+    dW_hh = np.empty((G * H, P), dtype)
     db_ih = np.empty(G * H, dtype)
     db_hh = np.empty(G * H, dtype)
-    dc0 = dw_peep = None
+    dc0 = dw_peep = dW_hr = None
     dA = np.empty((T, B, G * H), dtype)
-    Hprev = np.empty((T, B, H), dtype)
-    dH = np.zeros((T, B, H) if return_dH else (0, 0, 0), dtype)
+    Hprev = np.empty((T, B, P), dtype)
+    dH = np.zeros((T, B, P) if return_dH else (0, 0, 0), dtype)
     kernel = load_kernel(cell)
     if cell.startswith("rnn"):
         # fmt: off
@@ -392,15 +446,22 @@ def backward(
         w_peep = state.w_peep if peephole else np.zeros(3 * H, dtype)
         dc0 = np.empty((B, H), dtype)
         dw_peep_buf = np.empty(3 * H, dtype)
+        projected = state.W_hr is not None
+        W_hr = state.W_hr if projected else np.zeros((0, 0), dtype)
+        M = state.M if projected else np.zeros((0, 0, 0), dtype)
+        dW_hr_buf = np.empty(W_hr.shape, dtype)
+        dHt = np.empty((T, B, P) if projected else (0, 0, 0), dtype)
         # fmt: off
         kernel.lstm_backward(
             state.X, state.h0, state.c0, state.W_ih, state.W_hh, w_peep, peephole,
-            state.lengths, state.reverse, state.Y, state.gates, state.C, dY, dh_n, dc_n,
-            dX, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh, dw_peep_buf, dA, Hprev, dH,
-            n_threads)
+            W_hr, state.lengths, state.reverse, state.Y, state.gates, state.C, M, dY,
+            dh_n, dc_n, dX, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh, dw_peep_buf,
+            dW_hr_buf, dA, Hprev, dHt, dH, n_threads)
         # fmt: on
         if peephole:
             dw_peep = dw_peep_buf
+        if projected:
+            dW_hr = dW_hr_buf
     else:
         dA_hh = np.empty((T, B, G * H), dtype)
         RH = np.empty((T, B, H), dtype)
@@ -422,6 +483,7 @@ def backward(
         db_hh=db_hh,
         dw_peep=dw_peep,
         dH=dH if return_dH else None,
+        dW_hr=dW_hr,
     )
 
 
@@ -471,11 +533,13 @@ def lstm_forward(
     b_hh=None,
     *,
     w_peep=None,
+    W_hr=None,
     lengths=None,
     reverse=False,
     n_threads=None,
 ):
-    """LSTM (gates i, f, g, o); pass ``w_peep`` (3H,) for peephole connections.
+    """LSTM (gates i, f, g, o); pass ``w_peep`` (3H,) for peephole connections and
+    ``W_hr`` (P, H) for a projected state.
 
     Returns ``(Y, h_n, c_n, state)``; see :func:`forward` for shapes.
     """
@@ -490,6 +554,7 @@ def lstm_forward(
         b_hh,
         c0=c0,
         w_peep=w_peep,
+        W_hr=W_hr,
         lengths=lengths,
         reverse=reverse,
         n_threads=n_threads,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _cases import loss_weights, make_case, run_kernel
+from _cases import VARIANTS, loss_weights, make_case, run_kernel, split_variant
 from numpy.testing import assert_allclose
 
 from fastrnn import _reference as ref
@@ -31,15 +31,21 @@ GRAD_NAMES = {
     "b_ih": "db_ih",
     "b_hh": "db_hh",
     "w_peep": "dw_peep",
+    "W_hr": "dW_hr",
 }
 
 
-def reference(cell, case, reverse, R):
+def reference(variant, case, reverse, R):
+    cell = split_variant(variant)[0]
     args = {
         k: None if v is None else np.asarray(v, np.float64) for k, v in case.items()
     }
     kw = dict(
-        c0=args["c0"], w_peep=args["w_peep"], lengths=args["lengths"], reverse=reverse
+        c0=args["c0"],
+        w_peep=args["w_peep"],
+        W_hr=args["W_hr"],
+        lengths=args["lengths"],
+        reverse=reverse,
     )
     params = (
         args["X"],
@@ -55,13 +61,14 @@ def reference(cell, case, reverse, R):
     return out, grads
 
 
-def check_against_reference(cell, case, reverse, n_threads, dtype, rng):
+def check_against_reference(variant, case, reverse, n_threads, dtype, rng):
+    cell = split_variant(variant)[0]
     T, B, _ = case["X"].shape
-    H = case["h0"].shape[1]
-    R = loss_weights(cell, T, B, H, rng, dtype)
-    Y, h_n, c_n, state = run_kernel(cell, case, reverse=reverse, n_threads=n_threads)
+    H = case["W_hh"].shape[0] // F.GATE_COUNT[cell]
+    R = loss_weights(variant, T, B, H, rng, dtype)
+    Y, h_n, c_n, state = run_kernel(variant, case, reverse=reverse, n_threads=n_threads)
     grads = F.backward(state, R["dY"], R["dh_n"], R["dc_n"])
-    want, want_grads = reference(cell, case, reverse, R)
+    want, want_grads = reference(variant, case, reverse, R)
     tol = TOL[dtype]
     assert Y.dtype == dtype and h_n.dtype == dtype
     assert_allclose(Y, want["Y"], **tol, err_msg="Y")
@@ -89,7 +96,7 @@ def check_against_reference(cell, case, reverse, n_threads, dtype, rng):
         )
 
 
-@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("cell", VARIANTS)
 @pytest.mark.parametrize("lengths", [None, "random"])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("n_threads", [1, 2])
@@ -98,7 +105,7 @@ def test_matches_reference_float64(cell, lengths, reverse, n_threads, rng):
     check_against_reference(cell, case, reverse, n_threads, np.float64, rng)
 
 
-@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("cell", VARIANTS)
 @pytest.mark.parametrize("lengths", [None, "random"])
 @pytest.mark.parametrize("reverse", [False, True])
 def test_matches_reference_float32(cell, lengths, reverse, rng):
@@ -148,7 +155,7 @@ def test_no_bias(cell, rng):
     assert grads.db_ih is None and grads.db_hh is None
 
 
-@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("cell", VARIANTS)
 @pytest.mark.parametrize("reverse", [False, True])
 def test_kernel_gradients_by_finite_differences(cell, reverse, rng):
     """Directional float64 checks of the kernels themselves, on a larger shape."""
@@ -172,7 +179,7 @@ def test_kernel_gradients_by_finite_differences(cell, reverse, rng):
     )
 
 
-@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("cell", VARIANTS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_threads_agree_and_runs_repeat(cell, dtype, rng):
     case = make_case(cell, T=10, B=9, I=6, H=8, rng=rng, dtype=dtype, lengths="random")
@@ -193,7 +200,7 @@ def test_threads_agree_and_runs_repeat(cell, dtype, rng):
         np.testing.assert_array_equal(again[name], two[name], err_msg=name)
 
 
-@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("cell", VARIANTS)
 def test_outputs_are_zero_past_lengths(cell, rng):
     case = make_case(cell, T=6, B=4, I=3, H=5, rng=rng, lengths="random")
     for reverse in (False, True):
@@ -216,7 +223,7 @@ def test_gate_views(cell, rng):
         state.gate("nope")
 
 
-@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("cell", VARIANTS)
 def test_total_hidden_gradient_dH(cell, rng):
     """dH[k-1] = dY[k-1] + dL/dh_{k-1} through the future, which is what a backward pass
     over the steps k..T-1 alone, started from the state h_{k-1}, returns as dh0."""
@@ -249,7 +256,7 @@ def test_dH_zero_past_lengths_and_reverse(cell, rng):
         assert_allclose(dH[0, b], R["dY"][0, b] + R["dh_n"][b], rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("cell", VARIANTS)
 def test_every_output_entry_is_written(cell, rng, monkeypatch):
     """Outputs are allocated uninitialised; fill them with NaN to prove the kernel writes
     every entry, including the zeros past each length."""
@@ -272,6 +279,7 @@ def test_every_output_entry_is_written(cell, rng, monkeypatch):
             state.gates,
             state.C,
             state.aux,
+            state.M,
             c_n,
             *grads.as_dict().values(),
         ]

@@ -26,15 +26,25 @@ direction_cases = pytest.mark.parametrize(
 
 
 def make_inputs(
-    cell: str, rng: np.random.Generator, T: int = T, B: int = B, I: int = I, H: int = H
+    cell: str,
+    rng: np.random.Generator,
+    T: int = T,
+    B: int = B,
+    I: int = I,
+    H: int = H,
+    P: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Every differentiable input of ``cell``, keyed like the ``d*`` gradients."""
+    """Every differentiable input of ``cell``, keyed like the ``d*`` gradients.
+
+    ``P``: an LSTM with its state projected to P units (``W_hr`` (P, H)).
+    """
     G = ref.GATE_COUNT[cell]
+    S = H if P is None else P  # state units
     inputs = {
         "X": rng.standard_normal((T, B, I)),
-        "h0": 0.5 * rng.standard_normal((B, H)),
+        "h0": 0.5 * rng.standard_normal((B, S)),
         "W_ih": 0.5 * rng.standard_normal((G * H, I)),
-        "W_hh": 0.5 * rng.standard_normal((G * H, H)),
+        "W_hh": 0.5 * rng.standard_normal((G * H, S)),
         "b_ih": 0.1 * rng.standard_normal(G * H),
         "b_hh": 0.1 * rng.standard_normal(G * H),
     }
@@ -42,14 +52,22 @@ def make_inputs(
         inputs["c0"] = 0.5 * rng.standard_normal((B, H))
     if cell == "lstm_peephole":
         inputs["w_peep"] = 0.5 * rng.standard_normal(3 * H)
+    if P is not None:
+        inputs["W_hr"] = 0.5 * rng.standard_normal((P, H))
     return inputs
 
 
 def make_projections(
-    cell: str, rng: np.random.Generator, T: int = T, B: int = B, H: int = H
+    cell: str,
+    rng: np.random.Generator,
+    T: int = T,
+    B: int = B,
+    H: int = H,
+    P: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Random weights of the loss, one per output (including padded positions)."""
-    R = {"Y": rng.standard_normal((T, B, H)), "h_n": rng.standard_normal((B, H))}
+    S = H if P is None else P
+    R = {"Y": rng.standard_normal((T, B, S)), "h_n": rng.standard_normal((B, S))}
     if cell in ref.LSTM_CELLS:
         R["c_n"] = rng.standard_normal((B, H))
     return R
@@ -66,6 +84,7 @@ def run_forward(cell, inputs, lengths=None, reverse=False):
         inputs["b_hh"],
         c0=inputs.get("c0"),
         w_peep=inputs.get("w_peep"),
+        W_hr=inputs.get("W_hr"),
         lengths=lengths,
         reverse=reverse,
     )
@@ -86,6 +105,7 @@ def run_backward(cell, inputs, R, lengths=None, reverse=False):
         inputs["b_hh"],
         c0=inputs.get("c0"),
         w_peep=inputs.get("w_peep"),
+        W_hr=inputs.get("W_hr"),
         lengths=lengths,
         reverse=reverse,
     )
@@ -115,6 +135,21 @@ def test_backward_matches_finite_differences(cell, lengths, reverse, rng):
     inputs = make_inputs(cell, rng)
     R = make_projections(cell, rng)
     grads = run_backward(cell, inputs, R, lengths, reverse)
+
+    def f(params):
+        return loss(run_forward(cell, params, lengths, reverse), R)
+
+    full_check(f, inputs, grads)
+
+
+@pytest.mark.parametrize("cell", ref.LSTM_CELLS)
+@lengths_cases
+@direction_cases
+def test_projected_backward_matches_finite_differences(cell, lengths, reverse, rng):
+    inputs = make_inputs(cell, rng, P=2)
+    R = make_projections(cell, rng, P=2)
+    grads = run_backward(cell, inputs, R, lengths, reverse)
+    assert grads["W_hr"].shape == (2, H)
 
     def f(params):
         return loss(run_forward(cell, params, lengths, reverse), R)
@@ -219,6 +254,7 @@ TORCH_LAYERS = {
     "rnn_tanh": ("RNN", {"nonlinearity": "tanh"}),
     "rnn_relu": ("RNN", {"nonlinearity": "relu"}),
     "lstm": ("LSTM", {}),
+    "lstm+proj": ("LSTM", {"proj_size": 2}),
     "gru": ("GRU", {}),
 }
 TORCH_PARAMS = {
@@ -243,18 +279,22 @@ def test_matches_torch(torch, cell, lengths, reverse, rng, tol):
     tol64 = tol[np.float64]
     from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-    inputs = make_inputs(cell, rng)
-    R = make_projections(cell, rng)
+    kind, options = TORCH_LAYERS[cell]
+    P = options.get("proj_size")
+    cell = cell.partition("+")[0]
+    S = P or H  # state units
+    inputs = make_inputs(cell, rng, P=P)
+    R = make_projections(cell, rng, P=P)
     out = run_forward(cell, inputs, lengths, reverse)
     grads = run_backward(cell, inputs, R, lengths, reverse)
 
-    kind, options = TORCH_LAYERS[cell]
     layer = getattr(torch.nn, kind)(
         I, H, bidirectional=reverse, dtype=torch.float64, **options
     )
     suffix = "_l0_reverse" if reverse else "_l0"
+    params = {**TORCH_PARAMS, **({"W_hr": "weight_hr"} if P else {})}
     with torch.no_grad():
-        for name, attr in TORCH_PARAMS.items():
+        for name, attr in params.items():
             getattr(layer, attr + suffix).copy_(torch.from_numpy(inputs[name]))
 
     leaves = {
@@ -263,11 +303,11 @@ def test_matches_torch(torch, cell, lengths, reverse, rng, tol):
         if name in inputs
     }
 
-    def initial_state(name):  # (D, B, H); ours is the last direction
+    def initial_state(name):  # (D, B, S or H); ours is the last direction
         ours = leaves[name][None]
         if not reverse:
             return ours
-        other = torch.randn(1, B, H, dtype=torch.float64)
+        other = torch.randn(1, B, ours.shape[2], dtype=torch.float64)
         return torch.cat([other, ours])
 
     hx = initial_state("h0")
@@ -282,7 +322,7 @@ def test_matches_torch(torch, cell, lengths, reverse, rng, tol):
     h_n, c_n = state if cell == "lstm" else (state, None)
 
     d = 1 if reverse else 0  # index of our direction
-    torch_out = {"Y": y[..., d * H : (d + 1) * H], "h_n": h_n[d]}
+    torch_out = {"Y": y[..., d * S : (d + 1) * S], "h_n": h_n[d]}
     if c_n is not None:
         torch_out["c_n"] = c_n[d]
     L = sum((torch.from_numpy(R[key]) * torch_out[key]).sum() for key in torch_out)
@@ -292,7 +332,7 @@ def test_matches_torch(torch, cell, lengths, reverse, rng, tol):
         assert_allclose(out[key], value.detach().numpy(), **tol64, err_msg=key)
     for name, leaf in leaves.items():
         assert_allclose(grads[name], leaf.grad.numpy(), **tol64, err_msg=name)
-    for name, attr in TORCH_PARAMS.items():
+    for name, attr in params.items():
         torch_grad = getattr(layer, attr + suffix).grad.numpy()
         assert_allclose(grads[name], torch_grad, **tol64, err_msg=name)
 

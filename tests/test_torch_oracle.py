@@ -4,7 +4,7 @@ Same weights, same inputs: outputs, final states and every gradient must match
 (float64 rtol 1e-10, float32 rtol 1e-5).  Variable lengths go through
 ``pack_padded_sequence``; the reverse direction is checked against the ``*_reverse``
 half of a bidirectional torch layer, which runs each sequence backwards within its
-length.  The Cho GRU, the minimal GRU and the peephole LSTM have no torch counterpart;
+length.  "lstm+proj" is torch's LSTM with ``proj_size`` (our ``W_hr``).  The Cho GRU, the minimal GRU and the peephole LSTM have no torch counterpart;
 they are checked against fastrnn._reference only (tests/test_kernels.py).
 """
 
@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _cases import loss_weights, make_case, run_kernel
+from _cases import loss_weights, make_case, run_kernel, split_variant
 from numpy.testing import assert_allclose
 
 from fastrnn import functional as F
 
-TORCH_CELLS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
+TORCH_CELLS = ["rnn_tanh", "rnn_relu", "lstm", "lstm+proj", "gru"]
 TOL = {
     np.float64: {"rtol": 1e-10, "atol": 1e-10},
     np.float32: {"rtol": 1e-5, "atol": 2e-5},
@@ -26,9 +26,11 @@ TOL = {
 
 def torch_layer(torch, cell, case, reverse, dtype):
     I = case["X"].shape[2]
-    H = case["h0"].shape[1]
+    H = case["W_hh"].shape[0] // F.GATE_COUNT[cell]
     kind = {"rnn_tanh": "RNN", "rnn_relu": "RNN", "lstm": "LSTM", "gru": "GRU"}[cell]
     kwargs = {"nonlinearity": cell[4:]} if kind == "RNN" else {}
+    if case.get("W_hr") is not None:
+        kwargs["proj_size"] = case["W_hr"].shape[0]
     layer = getattr(torch.nn, kind)(I, H, bidirectional=reverse, **kwargs)
     layer = layer.to(torch.float64 if dtype == np.float64 else torch.float32)
     suffix = "_l0_reverse" if reverse else "_l0"
@@ -38,13 +40,16 @@ def torch_layer(torch, cell, case, reverse, dtype):
             ("W_hh", "weight_hh"),
             ("b_ih", "bias_ih"),
             ("b_hh", "bias_hh"),
+            ("W_hr", "weight_hr"),
         ]:
-            getattr(layer, theirs + suffix).copy_(torch.from_numpy(case[ours]))
+            if case.get(ours) is not None:
+                getattr(layer, theirs + suffix).copy_(torch.from_numpy(case[ours]))
     return layer, suffix
 
 
 def run_torch(torch, cell, case, reverse, R, dtype):
     """Torch outputs and gradients of L = sum(R_Y*Y) + sum(R_h*h_n) (+ sum(R_c*c_n))."""
+    cell, projected = split_variant(cell)
     layer, suffix = torch_layer(torch, cell, case, reverse, dtype)
     T, B, _ = case["X"].shape
     X = torch.from_numpy(case["X"]).requires_grad_()
@@ -87,6 +92,8 @@ def run_torch(torch, cell, case, reverse, R, dtype):
     }
     if cell == "lstm":
         grads["dc0"] = c0.grad
+    if projected:
+        grads["dW_hr"] = getattr(layer, "weight_hr" + suffix).grad
     outputs = {"Y": Y, "h_n": h_n, "c_n": c_n}
     to_np = {k: None if v is None else v.detach().numpy() for k, v in outputs.items()}
     return to_np, {k: v.numpy() for k, v in grads.items()}
@@ -106,7 +113,7 @@ def test_matches_torch(torch, cell, dtype, lengths, reverse, rng):
     tol = TOL[dtype]
     assert_allclose(Y, want["Y"], **tol, err_msg="Y")
     assert_allclose(h_n, want["h_n"], **tol, err_msg="h_n")
-    if cell == "lstm":
+    if cell.startswith("lstm"):
         assert_allclose(c_n, want["c_n"], **tol, err_msg="c_n")
     for name, value in want_grads.items():
         scale = max(1.0, float(np.abs(value).max()))

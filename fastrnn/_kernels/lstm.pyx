@@ -1,6 +1,6 @@
 # cython: language_level=3
-"""LSTM (PyTorch gates i, f, g, o), optionally with diagonal peepholes: forward and
-backward through time over a batch.
+"""LSTM (PyTorch gates i, f, g, o), optionally with diagonal peepholes and a projected
+state (PyTorch's proj_size): forward and backward through time over a batch.
 
 Notation (declared once; every array C-contiguous and time-major):
     T steps, B batch, I input size, H hidden size; gate blocks stacked i, f, g, o.
@@ -8,16 +8,21 @@ Notation (declared once; every array C-contiguous and time-major):
     w_peep (3H,) = [p_i, p_f, p_o] (zeros and ignored unless peephole)
     lengths (B,) int64 in [1, T]; Y (T, B, H) = h_t, C (T, B, H) = c_t,
     G (T, B, 4H) = post-activation gates, all zero past each length; h_n, c_n (B, H).
+    With a projection (P < H units of state): W_hr (P, H), W_hh (4H, P), h0, h_n (B, P),
+    Y (T, B, P), and M (T, B, H) = m_t saved for backward; P = H and no W_hr otherwise.
 
 Forward, for the step of row b at time t (previous state h_prev, c_prev):
     1a: a  = W_ih x_t + b_ih + b_hh          one GEMM over all T*B rows, before the loop
     1b: a += W_hh h_prev                     one GEMM per step
     2:  i = sig(a_i + p_i c_prev),  f = sig(a_f + p_f c_prev),  g = tanh(a_g)
     3:  c_t = f c_prev + i g
-    4:  o = sig(a_o + p_o c_t),  h_t = o tanh(c_t)
+    4:  o = sig(a_o + p_o c_t),  h_t = m_t = o tanh(c_t)
+    5:  with a projection: h_t = W_hr m_t             one GEMM per step
 Backward, steps in reverse order (dh, dc carry dL/dh, dL/dc from the later step):
-    4:  dh_t = dh + dY_t;  da_o = dh_t tanh(c_t) o (1 - o)
-    3:  dc_t = dc + dh_t o (1 - tanh(c_t)^2) + p_o da_o
+    5:  with a projection: dh_t = dh + dY_t;  dm_t = dh_t W_hr     one GEMM per step
+        dW_hr = dH^T M                                          after the loop
+    4:  dm_t = dh + dY_t (no projection);  da_o = dm_t tanh(c_t) o (1 - o)
+    3:  dc_t = dc + dm_t o (1 - tanh(c_t)^2) + p_o da_o
     2:  da_i = dc_t g i (1 - i),  da_f = dc_t c_prev f (1 - f),  da_g = dc_t i (1 - g^2)
         dc_prev = dc_t f + p_i da_i + p_f da_f
         dp_i += da_i c_prev,  dp_f += da_f c_prev,  dp_o += da_o c_t
@@ -33,11 +38,12 @@ after the loop, so results do not depend on thread timing.
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
 
 from fastrnn._kernels._denormals cimport fr_ftz_enter, fr_ftz_exit
-from fastrnn._kernels._blas cimport PackedWeights, gemm_packed, packed_free, packed_init
+from fastrnn._kernels._blas cimport (PackedWeights, gemm, gemm_packed, packed_free,
+                                     packed_init)
 from fastrnn._kernels._gates cimport lstm_backward_row, lstm_forward_row
 from fastrnn._kernels._loops cimport (add_rows, chunk_start, n_chunks_for,
                                       parameter_grads, prev_time_index, project_inputs,
@@ -45,28 +51,37 @@ from fastrnn._kernels._loops cimport (add_rows, chunk_start, n_chunks_for,
 
 
 cdef int _forward_chunk(
-    int b0, int b1, int T, int B, int H,
+    int b0, int b1, int T, int B, int H, int P,
     const floating* h0, const floating* c0, const PackedWeights* Whh,
+    const PackedWeights* Whr,   # op = W_hr^T (H, P), or NULL: no projection (P == H)
     const floating* w_peep, bint peephole, const int64_t* lengths, bint reverse,
-    floating* Y,            # OUT (T, B, H)
-    floating* h_n,          # OUT (B, H)
+    floating* Y,            # OUT (T, B, P)
+    floating* h_n,          # OUT (B, P)
     floating* c_n,          # OUT (B, H)
     floating* G,            # IN-OUT (T, B, 4H): a from 1a on entry, gates on exit
     floating* C,            # OUT (T, B, H)
+    floating* M,            # OUT (T, B, H) m_t before the projection, or NULL
 ) noexcept nogil:
     cdef int Bc = b1 - b0, H4 = 4 * H, s, r, t, b, max_len = 0
-    cdef floating* h = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
+    cdef floating* h = <floating*>malloc(<size_t>Bc * P * sizeof(floating))
     cdef floating* c = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
     cdef floating* z = <floating*>malloc(<size_t>Bc * H4 * sizeof(floating))
+    cdef floating* m = NULL   # (Bc, H) m_t of the chunk, projection only
+    cdef floating* hp = NULL  # (Bc, P) W_hr m_t of the chunk, projection only
     cdef long long row
     cdef unsigned int csr
-    if h == NULL or c == NULL or z == NULL:
+    if Whr != NULL:
+        m = <floating*>calloc(<size_t>Bc * H, sizeof(floating))
+        hp = <floating*>malloc(<size_t>Bc * P * sizeof(floating))
+    if h == NULL or c == NULL or z == NULL or (Whr != NULL and (m == NULL or hp == NULL)):
         free(h)
         free(c)
         free(z)
+        free(m)
+        free(hp)
         return -1
     csr = fr_ftz_enter()
-    memcpy(h, h0 + <long long>b0 * H, <size_t>Bc * H * sizeof(floating))
+    memcpy(h, h0 + <long long>b0 * P, <size_t>Bc * P * sizeof(floating))
     memcpy(c, c0 + <long long>b0 * H, <size_t>Bc * H * sizeof(floating))
     for r in range(Bc):
         if lengths[b0 + r] > max_len:
@@ -74,63 +89,97 @@ cdef int _forward_chunk(
     for s in range(T):
         # 1b: z = h_prev @ W_hh^T for the whole chunk (skipped once every row finished)
         if s < max_len:
-            gemm_packed(Bc, h, H, Whh, 0, z, H4)
+            gemm_packed(Bc, h, P, Whh, 0, z, H4)
         for r in range(Bc):
             b = b0 + r
             t = time_index(s, lengths[b], reverse)
             if t < 0:  # finished: output zero, state unchanged
                 row = <long long>s * B + b
-                zero_row(Y + row * H, H)
+                zero_row(Y + row * P, P)
                 zero_row(C + row * H, H)
                 zero_row(G + row * H4, H4)
+                if M != NULL:
+                    zero_row(M + row * H, H)
                 continue
             row = <long long>t * B + b
-            # 2-4: gates, c_t, h_t (fastrnn_gates_impl.h)
-            lstm_forward_row(H, w_peep if peephole else NULL, G + row * H4, z + r * H4,
-                             c + r * H, h + r * H, Y + row * H, C + row * H)
-    memcpy(h_n + <long long>b0 * H, h, <size_t>Bc * H * sizeof(floating))
+            # 2-4: gates, c_t, h_t = m_t (fastrnn_gates_impl.h)
+            if Whr == NULL:
+                lstm_forward_row(H, w_peep if peephole else NULL, G + row * H4,
+                                 z + r * H4, c + r * H, h + r * H, Y + row * H,
+                                 C + row * H)
+            else:
+                lstm_forward_row(H, w_peep if peephole else NULL, G + row * H4,
+                                 z + r * H4, c + r * H, m + r * H, M + row * H,
+                                 C + row * H)
+        if Whr == NULL or s >= max_len:
+            continue
+        # 5: h_t = W_hr m_t for the chunk; finished rows keep their state
+        gemm_packed(Bc, m, H, Whr, 0, hp, P)
+        for r in range(Bc):
+            b = b0 + r
+            t = time_index(s, lengths[b], reverse)
+            if t >= 0:
+                row = <long long>t * B + b
+                memcpy(h + r * P, hp + r * P, P * sizeof(floating))
+                memcpy(Y + row * P, hp + r * P, P * sizeof(floating))
+    memcpy(h_n + <long long>b0 * P, h, <size_t>Bc * P * sizeof(floating))
     memcpy(c_n + <long long>b0 * H, c, <size_t>Bc * H * sizeof(floating))
     free(h)
     free(c)
     free(z)
+    free(m)
+    free(hp)
     fr_ftz_exit(csr)
     return 0
 
 
 cdef int _backward_chunk(
-    int b0, int b1, int T, int B, int H,
+    int b0, int b1, int T, int B, int H, int P,
     const floating* h0, const floating* c0, const PackedWeights* Whh,
+    const PackedWeights* Whr,   # op = W_hr (P, H), or NULL: no projection (P == H)
     const floating* w_peep, bint peephole, const int64_t* lengths, bint reverse,
-    const floating* Y,      # IN  (T, B, H)
+    const floating* Y,      # IN  (T, B, P)
     const floating* G,      # IN  (T, B, 4H)
     const floating* C,      # IN  (T, B, H)
-    const floating* dY,     # IN  (T, B, H)
-    const floating* dh_n,   # IN  (B, H)
+    const floating* dY,     # IN  (T, B, P)
+    const floating* dh_n,   # IN  (B, P)
     const floating* dc_n,   # IN  (B, H)
     floating* dA,           # OUT (T, B, 4H) pre-activation gradients, zero past lengths
-    floating* Hprev,        # OUT (T, B, H) state each step started from, zero past lengths
-    floating* dh0,          # OUT (B, H)
-    floating* dH,           # OUT (T, B, H) total dL/dh_t per step, or NULL
+    floating* Hprev,        # OUT (T, B, P) state each step started from, zero past lengths
+    floating* dh0,          # OUT (B, P)
+    floating* dH,           # OUT (T, B, P) total dL/dh_t per step, or NULL
+    floating* dHt,          # OUT (T, B, P) dL/dh_t for dW_hr (projection), or NULL
     floating* dc0,          # OUT (B, H)
     floating* dwp,          # OUT (3H,) this chunk's peephole gradients
 ) noexcept nogil:
     cdef int Bc = b1 - b0, H4 = 4 * H, s, r, j, t, tp, b, max_len = 0
-    cdef floating* dh = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
+    cdef floating* dh = <floating*>malloc(<size_t>Bc * P * sizeof(floating))
     cdef floating* dc = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
     cdef floating* da = <floating*>malloc(<size_t>Bc * H4 * sizeof(floating))
-    cdef floating* dh_prev = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
+    cdef floating* dh_prev = <floating*>malloc(<size_t>Bc * P * sizeof(floating))
+    cdef floating* dht = NULL    # (Bc, P) dL/dh_t of the chunk, projection only
+    cdef floating* dm = NULL     # (Bc, H) dL/dm_t of the chunk, projection only
+    cdef floating* zeros = NULL  # (H,) the "dY" of m_t, which is not an output
     cdef const floating* hp
     cdef const floating* cp
     cdef long long row
     cdef unsigned int csr
-    if dh == NULL or dc == NULL or da == NULL or dh_prev == NULL:
+    if Whr != NULL:
+        dht = <floating*>malloc(<size_t>Bc * P * sizeof(floating))
+        dm = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
+        zeros = <floating*>calloc(<size_t>H, sizeof(floating))
+    if (dh == NULL or dc == NULL or da == NULL or dh_prev == NULL
+            or (Whr != NULL and (dht == NULL or dm == NULL or zeros == NULL))):
         free(dh)
         free(dc)
         free(da)
         free(dh_prev)
+        free(dht)
+        free(dm)
+        free(zeros)
         return -1
     csr = fr_ftz_enter()
-    memcpy(dh, dh_n + <long long>b0 * H, <size_t>Bc * H * sizeof(floating))
+    memcpy(dh, dh_n + <long long>b0 * P, <size_t>Bc * P * sizeof(floating))
     memcpy(dc, dc_n + <long long>b0 * H, <size_t>Bc * H * sizeof(floating))
     for j in range(3 * H):
         dwp[j] = 0
@@ -138,6 +187,22 @@ cdef int _backward_chunk(
         if lengths[b0 + r] > max_len:
             max_len = <int>lengths[b0 + r]
     for s in range(T - 1, -1, -1):
+        if Whr != NULL:
+            # 5: dh_t = dh + dY_t (kept for dW_hr and tracing); dm_t = dh_t W_hr
+            for r in range(Bc):
+                b = b0 + r
+                t = time_index(s, lengths[b], reverse)
+                if t < 0:
+                    zero_row(dht + r * P, P)
+                    zero_row(dHt + (<long long>s * B + b) * P, P)
+                    continue
+                row = <long long>t * B + b
+                add_rows(P, dh + r * P, dY + row * P, dht + r * P)
+                memcpy(dHt + row * P, dht + r * P, P * sizeof(floating))
+                if dH != NULL:
+                    memcpy(dH + row * P, dht + r * P, P * sizeof(floating))
+            if s < max_len:
+                gemm_packed(Bc, dht, P, Whr, 0, dm, H)
         for r in range(Bc):
             b = b0 + r
             t = time_index(s, lengths[b], reverse)
@@ -145,65 +210,97 @@ cdef int _backward_chunk(
                 row = <long long>s * B + b
                 zero_row(da + r * H4, H4)
                 zero_row(dA + row * H4, H4)
-                zero_row(Hprev + row * H, H)
+                zero_row(Hprev + row * P, P)
                 continue
             row = <long long>t * B + b
             tp = prev_time_index(t, lengths[b], reverse)
             if tp < 0:
-                hp = h0 + <long long>b * H
+                hp = h0 + <long long>b * P
                 cp = c0 + <long long>b * H
             else:
-                hp = Y + (<long long>tp * B + b) * H
+                hp = Y + (<long long>tp * B + b) * P
                 cp = C + (<long long>tp * B + b) * H
             # 4-2: da for this row, dc -> dc_prev (fastrnn_gates_impl.h)
-            if dH != NULL:  # total gradient into h_t, kept for tracing
-                add_rows(H, dh + r * H, dY + row * H, dH + row * H)
-            lstm_backward_row(H, w_peep if peephole else NULL, G + row * H4,
-                              C + row * H, cp, dY + row * H, dh + r * H, dc + r * H,
-                              da + r * H4, dwp)
+            if Whr == NULL:
+                if dH != NULL:  # total gradient into h_t, kept for tracing
+                    add_rows(H, dh + r * H, dY + row * H, dH + row * H)
+                lstm_backward_row(H, w_peep if peephole else NULL, G + row * H4,
+                                  C + row * H, cp, dY + row * H, dh + r * H,
+                                  dc + r * H, da + r * H4, dwp)
+            else:
+                lstm_backward_row(H, w_peep if peephole else NULL, G + row * H4,
+                                  C + row * H, cp, zeros, dm + r * H, dc + r * H,
+                                  da + r * H4, dwp)
             memcpy(dA + row * H4, da + r * H4, H4 * sizeof(floating))
-            memcpy(Hprev + row * H, hp, H * sizeof(floating))
+            memcpy(Hprev + row * P, hp, P * sizeof(floating))
         if s >= max_len:  # every row of the chunk inactive: nothing flows back
             continue
         # 1b: dh_prev = da @ W_hh
-        gemm_packed(Bc, da, H4, Whh, 0, dh_prev, H)
+        gemm_packed(Bc, da, H4, Whh, 0, dh_prev, P)
         for r in range(Bc):
             if time_index(s, lengths[b0 + r], reverse) >= 0:
-                memcpy(dh + r * H, dh_prev + r * H, H * sizeof(floating))
-    memcpy(dh0 + <long long>b0 * H, dh, <size_t>Bc * H * sizeof(floating))
+                memcpy(dh + r * P, dh_prev + r * P, P * sizeof(floating))
+    memcpy(dh0 + <long long>b0 * P, dh, <size_t>Bc * P * sizeof(floating))
     memcpy(dc0 + <long long>b0 * H, dc, <size_t>Bc * H * sizeof(floating))
     free(dh)
     free(dc)
     free(da)
     free(dh_prev)
+    free(dht)
+    free(dm)
+    free(zeros)
     fr_ftz_exit(csr)
     return 0
 
 
+cdef void _projection_grad(
+    const floating* dHt,    # IN  (R, P) dL/dh_t of every step
+    const floating* M,      # IN  (R, H) m_t of every step
+    floating* dW_hr,        # OUT (P, H) = dHt^T @ M
+    int R, int P, int H, int n_threads,
+) noexcept nogil:
+    """5 backward: dW_hr as one GEMM over all T*B rows, split by output rows."""
+    cdef int n_chunks = n_chunks_for(n_threads, P), c, lo, hi
+    for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
+        lo = chunk_start(c, n_chunks, P)
+        hi = chunk_start(c + 1, n_chunks, P)
+        gemm(True, False, hi - lo, H, R, 1, dHt + lo, P, M, H,
+             0, dW_hr + <long long>lo * H, H)
+
+
 def lstm_forward(
     const floating[:, :, ::1] X,        # IN  (T, B, I)
-    const floating[:, ::1] h0,          # IN  (B, H)
+    const floating[:, ::1] h0,          # IN  (B, P)
     const floating[:, ::1] c0,          # IN  (B, H)
     const floating[:, ::1] W_ih,        # IN  (4H, I)
-    const floating[:, ::1] W_hh,        # IN  (4H, H)
+    const floating[:, ::1] W_hh,        # IN  (4H, P)
     const floating[::1] b_ih,           # IN  (4H,)
     const floating[::1] b_hh,           # IN  (4H,)
     const floating[::1] w_peep,         # IN  (3H,) zeros unless peephole
     bint peephole,
+    const floating[:, ::1] W_hr,        # IN  (P, H), or shape (0, 0): no projection
     const int64_t[::1] lengths,         # IN  (B,) each in [1, T]
     bint reverse,
-    floating[:, :, ::1] Y_out,          # OUT (T, B, H)
-    floating[:, ::1] h_n_out,           # OUT (B, H)
+    floating[:, :, ::1] Y_out,          # OUT (T, B, P)
+    floating[:, ::1] h_n_out,           # OUT (B, P)
     floating[:, ::1] c_n_out,           # OUT (B, H)
     floating[:, :, ::1] G_out,          # OUT (T, B, 4H) post-activation gates
     floating[:, :, ::1] C_out,          # OUT (T, B, H) cell states
+    floating[:, :, ::1] M_out,          # OUT (T, B, H) m_t (projection), or (0, 0, 0)
     int n_threads,
 ):
     """Run the LSTM over the batch; inputs must be validated by fastrnn.functional."""
-    cdef int T = X.shape[0], B = X.shape[1], I = X.shape[2], H = h0.shape[1]
+    cdef int T = X.shape[0], B = X.shape[1], I = X.shape[2]
+    cdef int H = c0.shape[1], P = h0.shape[1]
+    cdef bint proj = W_hr.shape[0] > 0
+    cdef floating* M_ptr = &M_out[0, 0, 0] if proj else NULL
     cdef int n_chunks = n_chunks_for(n_threads, B), c, err = 0
-    cdef PackedWeights Whh
-    if packed_init(&Whh, True, H, 4 * H, &W_hh[0, 0], H) != 0:
+    cdef PackedWeights Whh, Whr
+    Whr.packed = NULL
+    if packed_init(&Whh, True, P, 4 * H, &W_hh[0, 0], P) != 0 or (
+            proj and packed_init(&Whr, True, H, P, &W_hr[0, 0], H) != 0):
+        packed_free(&Whh)
+        packed_free(&Whr)
         raise MemoryError("could not allocate the packed recurrent weights")
     with nogil:
         # 1a: a = W_ih x_t + b_ih + b_hh for all steps, written into G
@@ -212,50 +309,63 @@ def lstm_forward(
         for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
             err += _forward_chunk(
                 chunk_start(c, n_chunks, B), chunk_start(c + 1, n_chunks, B),
-                T, B, H, &h0[0, 0], &c0[0, 0], &Whh, &w_peep[0], peephole,
-                &lengths[0], reverse, &Y_out[0, 0, 0], &h_n_out[0, 0],
-                &c_n_out[0, 0], &G_out[0, 0, 0], &C_out[0, 0, 0])
+                T, B, H, P, &h0[0, 0], &c0[0, 0], &Whh, &Whr if proj else NULL,
+                &w_peep[0], peephole, &lengths[0], reverse, &Y_out[0, 0, 0],
+                &h_n_out[0, 0], &c_n_out[0, 0], &G_out[0, 0, 0], &C_out[0, 0, 0],
+                M_ptr)
     packed_free(&Whh)
+    packed_free(&Whr)
     if err:
         raise MemoryError("lstm_forward: could not allocate the per-thread state")
 
 
 def lstm_backward(
     const floating[:, :, ::1] X,        # IN  (T, B, I)
-    const floating[:, ::1] h0,          # IN  (B, H)
+    const floating[:, ::1] h0,          # IN  (B, P)
     const floating[:, ::1] c0,          # IN  (B, H)
     const floating[:, ::1] W_ih,        # IN  (4H, I)
-    const floating[:, ::1] W_hh,        # IN  (4H, H)
+    const floating[:, ::1] W_hh,        # IN  (4H, P)
     const floating[::1] w_peep,         # IN  (3H,)
     bint peephole,
+    const floating[:, ::1] W_hr,        # IN  (P, H), or shape (0, 0): no projection
     const int64_t[::1] lengths,         # IN  (B,)
     bint reverse,
-    const floating[:, :, ::1] Y,        # IN  (T, B, H) from lstm_forward
+    const floating[:, :, ::1] Y,        # IN  (T, B, P) from lstm_forward
     const floating[:, :, ::1] G,        # IN  (T, B, 4H) from lstm_forward
     const floating[:, :, ::1] C,        # IN  (T, B, H) from lstm_forward
-    const floating[:, :, ::1] dY,       # IN  (T, B, H)
-    const floating[:, ::1] dh_n,        # IN  (B, H)
+    const floating[:, :, ::1] M,        # IN  (T, B, H) from lstm_forward, or (0, 0, 0)
+    const floating[:, :, ::1] dY,       # IN  (T, B, P)
+    const floating[:, ::1] dh_n,        # IN  (B, P)
     const floating[:, ::1] dc_n,        # IN  (B, H)
     floating[:, :, ::1] dX_out,         # OUT (T, B, I)
-    floating[:, ::1] dh0_out,           # OUT (B, H)
+    floating[:, ::1] dh0_out,           # OUT (B, P)
     floating[:, ::1] dc0_out,           # OUT (B, H)
     floating[:, ::1] dW_ih_out,         # OUT (4H, I)
-    floating[:, ::1] dW_hh_out,         # OUT (4H, H)
+    floating[:, ::1] dW_hh_out,         # OUT (4H, P)
     floating[::1] db_ih_out,            # OUT (4H,)
     floating[::1] db_hh_out,            # OUT (4H,)
     floating[::1] dw_peep_out,          # OUT (3H,) zeros unless peephole
+    floating[:, ::1] dW_hr_out,         # OUT (P, H), or shape (0, 0) without projection
     floating[:, :, ::1] dA_work,        # WORK (T, B, 4H)
-    floating[:, :, ::1] Hprev_work,     # WORK (T, B, H)
-    floating[:, :, ::1] dH_out,         # OUT (T, B, H) dL/dh_t, or shape (0, 0, 0)
+    floating[:, :, ::1] Hprev_work,     # WORK (T, B, P)
+    floating[:, :, ::1] dHt_work,       # WORK (T, B, P) with a projection, or (0, 0, 0)
+    floating[:, :, ::1] dH_out,         # OUT (T, B, P) dL/dh_t, or shape (0, 0, 0)
     int n_threads,
 ):
     """Backpropagate through time; inputs must be validated by fastrnn.functional."""
-    cdef int T = X.shape[0], B = X.shape[1], I = X.shape[2], H = h0.shape[1]
+    cdef int T = X.shape[0], B = X.shape[1], I = X.shape[2]
+    cdef int H = c0.shape[1], P = h0.shape[1]
+    cdef bint proj = W_hr.shape[0] > 0
     cdef floating* dH_ptr = &dH_out[0, 0, 0] if dH_out.shape[0] > 0 else NULL
+    cdef floating* dHt_ptr = &dHt_work[0, 0, 0] if proj else NULL
     cdef int n_chunks = n_chunks_for(n_threads, B), c, j, err = 0
     cdef floating* dwp_chunks = NULL
-    cdef PackedWeights Whh
-    if packed_init(&Whh, False, 4 * H, H, &W_hh[0, 0], H) != 0:
+    cdef PackedWeights Whh, Whr
+    Whr.packed = NULL
+    if packed_init(&Whh, False, 4 * H, P, &W_hh[0, 0], P) != 0 or (
+            proj and packed_init(&Whr, False, P, H, &W_hr[0, 0], H) != 0):
+        packed_free(&Whh)
+        packed_free(&Whr)
         raise MemoryError("could not allocate the packed recurrent weights")
     with nogil:
         dwp_chunks = <floating*>malloc(<size_t>n_chunks * 3 * H * sizeof(floating))
@@ -265,11 +375,11 @@ def lstm_backward(
             for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
                 err += _backward_chunk(
                     chunk_start(c, n_chunks, B), chunk_start(c + 1, n_chunks, B),
-                    T, B, H, &h0[0, 0], &c0[0, 0], &Whh, &w_peep[0], peephole,
-                    &lengths[0], reverse, &Y[0, 0, 0], &G[0, 0, 0], &C[0, 0, 0],
-                    &dY[0, 0, 0], &dh_n[0, 0], &dc_n[0, 0],
+                    T, B, H, P, &h0[0, 0], &c0[0, 0], &Whh, &Whr if proj else NULL,
+                    &w_peep[0], peephole, &lengths[0], reverse, &Y[0, 0, 0],
+                    &G[0, 0, 0], &C[0, 0, 0], &dY[0, 0, 0], &dh_n[0, 0], &dc_n[0, 0],
                     &dA_work[0, 0, 0], &Hprev_work[0, 0, 0], &dh0_out[0, 0], dH_ptr,
-                    &dc0_out[0, 0], dwp_chunks + <long long>c * 3 * H)
+                    dHt_ptr, &dc0_out[0, 0], dwp_chunks + <long long>c * 3 * H)
         if err == 0:
             # peephole gradients: chunk partial sums added in chunk order (deterministic)
             for j in range(3 * H):
@@ -281,9 +391,13 @@ def lstm_backward(
             parameter_grads(&dA_work[0, 0, 0], &X[0, 0, 0], &W_ih[0, 0],
                             &dA_work[0, 0, 0], &Hprev_work[0, 0, 0],
                             &dX_out[0, 0, 0], &dW_ih_out[0, 0], &dW_hh_out[0, 0],
-                            &db_ih_out[0], &db_hh_out[0], T * B, I, H, 4 * H,
+                            &db_ih_out[0], &db_hh_out[0], T * B, I, P, 4 * H,
                             n_threads)
+            if proj:
+                _projection_grad(dHt_ptr, &M[0, 0, 0], &dW_hr_out[0, 0], T * B, P, H,
+                                 n_threads)
         free(dwp_chunks)
     packed_free(&Whh)
+    packed_free(&Whr)
     if err:
         raise MemoryError("lstm_backward: could not allocate the per-thread state")
