@@ -40,7 +40,8 @@ class Recurrent(Function):
 
         X (T, B, I); h0, c0 (B, H) or None (zeros; c0 for LSTM cells only);
         W_ih (G*H, I); W_hh (G*H, H); b_ih, b_hh (G*H,) or None; w_peep (3H,) or None;
-        cell (str, a key of functional.CELLS); lengths (B,) int64 or None;
+        W_hr (P, H) or None (an LSTM's state projection: then h0, W_hh's columns,
+        Y and h_n have P units); cell (str, a key of functional.CELLS); lengths (B,) int64 or None;
         reverse (bool); n_threads (int); site (anything hashable the tracer
         understands, e.g. ``(module, layer, direction)``, or None for "never trace").
 
@@ -58,6 +59,7 @@ class Recurrent(Function):
         b_ih: Array | None,
         b_hh: Array | None,
         w_peep: Array | None,
+        W_hr: Array | None,
         cell: str,
         lengths: Array | None,
         reverse: bool,
@@ -74,6 +76,7 @@ class Recurrent(Function):
             b_hh,
             c0=c0,
             w_peep=w_peep,
+            W_hr=W_hr,
             lengths=lengths,
             reverse=reverse,
             n_threads=n_threads,
@@ -109,6 +112,7 @@ class Recurrent(Function):
             grads.db_ih,
             grads.db_hh,
             grads.dw_peep,
+            grads.dW_hr,
             None,
             None,
             None,

@@ -21,6 +21,7 @@ TOL = {
 
 MODES = {
     "lstm": (nn.LSTM, {}),
+    "lstm_proj": (nn.LSTM, {"proj_size": 2}),
     "gru": (nn.GRU, {}),
     "rnn_tanh": (nn.RNN, {"nonlinearity": "tanh"}),
     "rnn_relu": (nn.RNN, {"nonlinearity": "relu"}),
@@ -28,9 +29,13 @@ MODES = {
 
 
 def torch_layer(torch: Any, mode: str, **kw: Any) -> Any:
-    cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}.get(mode, torch.nn.RNN)
-    extra = {"nonlinearity": mode[4:]} if mode.startswith("rnn") else {}
-    return cls(**kw, **extra)
+    cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}.get(mode[:4], torch.nn.RNN)
+    return cls(**kw, **MODES[mode][1])
+
+
+def state_units(mode: str, hidden_size: int = H) -> int:
+    """Units of h0, h_n and each direction's output: proj_size or hidden_size."""
+    return MODES[mode][1].get("proj_size", hidden_size)
 
 
 def ours_layer(mode: str, **kw: Any) -> nn.RNNBase:
@@ -60,7 +65,7 @@ class Net(nn.Module):
             batch_first=batch_first,
             dtype=dtype,
         )
-        self.head = nn.Linear(2 * H, C, dtype=dtype)
+        self.head = nn.Linear(2 * state_units(mode), C, dtype=dtype)
 
     def forward(self, tokens: Any, hx: Any, lengths: Any) -> Any:
         y, h = self.rnn(self.emb(tokens), hx, lengths=lengths)
@@ -83,7 +88,7 @@ def make_torch_net(torch: Any, mode: str, batch_first: bool, dtype: Any) -> Any:
                 bidirectional=True,
                 batch_first=batch_first,
             )
-            self.head = torch.nn.Linear(2 * H, C)
+            self.head = torch.nn.Linear(2 * state_units(mode), C)
 
         def forward(self, tokens: Any, hx: Any, lengths: Any) -> Any:
             x = self.emb(tokens)
@@ -101,7 +106,9 @@ def make_torch_net(torch: Any, mode: str, batch_first: bool, dtype: Any) -> Any:
     return TorchNet().to(tdtype)
 
 
-def _case(rng: Any, with_lengths: bool, batch_first: bool, is_lstm: bool) -> dict:
+def _case(
+    rng: Any, with_lengths: bool, batch_first: bool, is_lstm: bool, S: int = H
+) -> dict:
     tokens = rng.integers(0, V, (T, B))
     targets = rng.integers(0, C, (T, B))
     lengths = np.array([T, 2, 4]) if with_lengths else None
@@ -113,9 +120,9 @@ def _case(rng: Any, with_lengths: bool, batch_first: bool, is_lstm: bool) -> dic
         "tokens": tokens,
         "targets": targets,
         "lengths": lengths,
-        "h0": rng.standard_normal((4, B, H)),
+        "h0": rng.standard_normal((4, B, S)),
         "c0": rng.standard_normal((4, B, H)) if is_lstm else None,
-        "R_h": rng.standard_normal((4, B, H)),
+        "R_h": rng.standard_normal((4, B, S)),
         "R_c": rng.standard_normal((4, B, H)),
     }
 
@@ -134,11 +141,11 @@ def test_full_model_matches_torch(
     with_h0: bool,
     dtype: Any,
 ) -> None:
-    is_lstm = mode == "lstm"
+    is_lstm = mode.startswith("lstm")
     tnet = make_torch_net(torch, mode, batch_first, dtype)
     net = Net(mode, batch_first, dtype)
     copy_from_torch(net, tnet)
-    case = _case(rng, with_lengths, batch_first, is_lstm)
+    case = _case(rng, with_lengths, batch_first, is_lstm, state_units(mode))
 
     # fastrnn
     hx = None
@@ -210,7 +217,7 @@ def test_layer_input_grad_and_unbatched_match_torch(
     copy_from_torch(layer, tlayer)
     for shape in [(T, B, 3), (T, 3)]:  # batched and unbatched
         x0 = rng.standard_normal(shape)
-        R = rng.standard_normal((*shape[:-1], H))
+        R = rng.standard_normal((*shape[:-1], state_units(mode)))
         x = fr.tensor(x0, requires_grad=True)
         y, h = layer(x)
         (y * R).sum().backward()
@@ -219,7 +226,7 @@ def test_layer_input_grad_and_unbatched_match_torch(
         (yt * torch.tensor(R)).sum().backward()
         tol = TOL[np.float64]
         np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), **tol)
-        h, ht = (h[0], ht[0]) if mode == "lstm" else (h, ht)
+        h, ht = (h[0], ht[0]) if mode.startswith("lstm") else (h, ht)
         assert h.shape == tuple(ht.shape)
         np.testing.assert_allclose(h.numpy(), ht.detach().numpy(), **tol)
         np.testing.assert_allclose(x.grad, xt.grad.numpy(), **tol)
@@ -513,11 +520,23 @@ def test_extra_repr() -> None:
     assert repr(nn.LSTM(3, 4, peephole=True)) == "LSTM(3, 4, peephole=True)"
 
 
-def test_proj_size_not_implemented() -> None:
-    with pytest.raises(NotImplementedError, match="proj_size"):
-        nn.LSTM(5, 4, proj_size=2)
+def test_proj_size_shapes_repr_and_errors(rng: Any) -> None:
+    lstm = nn.LSTM(5, 4, num_layers=2, bidirectional=True, proj_size=3)
+    shapes = {k: v.shape for k, v in lstm.state_dict().items()}
+    assert shapes["weight_hh_l0"] == (16, 3)
+    assert shapes["weight_hr_l0_reverse"] == (3, 4)
+    assert shapes["weight_ih_l1"] == (16, 6)  # reads both directions' P units
+    assert repr(lstm) == "LSTM(5, 4, num_layers=2, bidirectional=True, proj_size=3)"
+    y, (h_n, c_n) = lstm(rng.standard_normal((T, B, 5)).astype(np.float32))
+    assert (y.shape, h_n.shape, c_n.shape) == ((T, B, 6), (4, B, 3), (4, B, 4))
     with pytest.raises(ValueError, match="proj_size"):
         nn.LSTM(5, 4, proj_size=4)
+    with pytest.raises(TypeError, match="proj_size"):
+        nn.LSTM(5, 4, proj_size=1.0)
+    with pytest.raises(ValueError, match=r"h0 of shape \(4, 3, 3\).*proj_size"):
+        lstm(np.zeros((T, B, 5), np.float32), (np.zeros((4, B, 4), np.float32), None))
+    with pytest.raises(ValueError, match="only LSTMs"):
+        nn.RNNBase("gru", 5, 4, proj_size=2)
 
 
 def test_constructor_errors() -> None:

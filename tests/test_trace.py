@@ -94,6 +94,7 @@ def test_trace_matches_functional_forward(rng: Any, cell: str) -> None:
                 h0[k],
                 *W[:4],
                 w_peep=W[4],
+                W_hr=W[5],
                 lengths=LENGTHS,
                 reverse=bool(d),
             )

@@ -90,7 +90,8 @@ class GeneratorWeights:
         TypeError
             When the parameters do not share one dtype (float32 or float64).
         ValueError
-            For a bidirectional recurrent layer (it cannot generate left to right).
+            For a bidirectional recurrent layer (it cannot generate left to right) or
+            a projected LSTM state (the fused kernel has no projection step).
         """
         rnn = model.rnn
         if rnn.num_directions != 1:
@@ -101,6 +102,11 @@ class GeneratorWeights:
         cell = rnn.cell
         if cell not in GATE_COUNT:
             raise ValueError(f"expected a cell in {tuple(GATE_COUNT)}, got {cell!r}")
+        if getattr(rnn, "proj_size", 0):
+            raise ValueError(
+                "expected an LSTM without projection for fused generation, got "
+                f"proj_size={rnn.proj_size}"
+            )
         dtype = np.dtype(rnn.weight_ih_l0.dtype)
         if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise TypeError(f"expected float32 or float64 weights, got {dtype}")
@@ -123,7 +129,7 @@ class GeneratorWeights:
         layers: dict[str, list[Any]] = {k: [] for k in ("W_ih", "W_hh", "b_ih", "b_hh")}
         peep: list[NDArray[np.floating] | None] = []
         for k in range(rnn.num_layers):
-            W_ih, W_hh, b_ih, b_hh, w_peep = rnn._weights(k)
+            W_ih, W_hh, b_ih, b_hh, w_peep, _ = rnn._weights(k)
             parts = {"W_ih": W_ih, "W_hh": W_hh, "b_ih": b_ih, "b_hh": b_hh}
             for key, p in parts.items():
                 a = np.zeros(G * H, dtype) if p is None else _array(p)

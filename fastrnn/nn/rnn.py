@@ -105,15 +105,20 @@ class RNNBase(Module):
     input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
     dtype
         As in PyTorch; ``dtype`` is float32 (default) or float64.
+    proj_size : int, default 0
+        LSTM cells only: project each layer's state to P = proj_size < H units.
 
     Attributes
     ----------
-    weight_ih_l{k}{_reverse} : Parameter of shape (G*H, I) for k = 0, else (G*H, D*H)
-    weight_hh_l{k}{_reverse} : Parameter of shape (G*H, H)
+    weight_ih_l{k}{_reverse} : Parameter of shape (G*H, I) for k = 0, else (G*H, D*P)
+    weight_hh_l{k}{_reverse} : Parameter of shape (G*H, P)
     bias_ih_l{k}{_reverse}, bias_hh_l{k}{_reverse} : Parameter of shape (G*H,)
         (absent with ``bias=False``)
     weight_peep_l{k}{_reverse} : Parameter of shape (3H,) ``[p_i, p_f, p_o]``,
         peephole LSTMs only
+    weight_hr_l{k}{_reverse} : Parameter of shape (P, H), with ``proj_size > 0`` only
+
+    P is ``proj_size`` if it is set, else H.
 
     All are initialised U(-1/sqrt(H), 1/sqrt(H)) from :mod:`fastrnn.random`, as PyTorch.
     """
@@ -129,6 +134,7 @@ class RNNBase(Module):
         dropout: float = 0.0,
         bidirectional: bool = False,
         dtype: DTypeLike | None = None,
+        proj_size: int = 0,
     ) -> None:
         super().__init__()
         if cell not in GATE_COUNT:
@@ -136,6 +142,17 @@ class RNNBase(Module):
         _check_positive(
             input_size=input_size, hidden_size=hidden_size, num_layers=num_layers
         )
+        if isinstance(proj_size, bool) or not isinstance(proj_size, (int, np.integer)):
+            raise TypeError(f"expected proj_size to be an int, got {proj_size!r}")
+        if proj_size < 0 or (proj_size and proj_size >= hidden_size):
+            raise ValueError(
+                f"expected 0 <= proj_size < hidden_size={hidden_size}, got {proj_size}"
+            )
+        if proj_size and not cell.startswith("lstm"):
+            raise ValueError(
+                f"expected proj_size=0 for cell {cell!r} (only LSTMs project their "
+                f"state), got {proj_size}"
+            )
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
             raise TypeError(f"expected dropout to be a float, got {dropout!r}")
         if not 0 <= dropout <= 1:
@@ -157,24 +174,27 @@ class RNNBase(Module):
         self.batch_first = bool(batch_first)
         self.dropout = float(dropout)
         self.bidirectional = bool(bidirectional)
-        self.proj_size = 0
+        self.proj_size = int(proj_size)
         D = 2 if bidirectional else 1
         H = self.hidden_size
+        P = self.state_size
         G = GATE_COUNT[cell]
         self._all_weights: list[list[str]] = []
         for layer in range(self.num_layers):
-            layer_input = self.input_size if layer == 0 else H * D
+            layer_input = self.input_size if layer == 0 else P * D
             for d in range(D):
                 sfx = f"l{layer}{'_reverse' if d == 1 else ''}"
                 shapes = {
                     f"weight_ih_{sfx}": (G * H, layer_input),
-                    f"weight_hh_{sfx}": (G * H, H),
+                    f"weight_hh_{sfx}": (G * H, P),
                 }
                 if self.bias:
                     shapes[f"bias_ih_{sfx}"] = (G * H,)
                     shapes[f"bias_hh_{sfx}"] = (G * H,)
                 if cell == "lstm_peephole":
                     shapes[f"weight_peep_{sfx}"] = (3 * H,)
+                if self.proj_size:
+                    shapes[f"weight_hr_{sfx}"] = (P, H)
                 for name, shape in shapes.items():
                     setattr(self, name, Parameter(np.empty(shape, dtype=dt)))
                 self._all_weights.append(list(shapes))
@@ -189,6 +209,11 @@ class RNNBase(Module):
         return self.cell.startswith("lstm")
 
     @property
+    def state_size(self) -> int:
+        """P, the units of h (and of each direction's output): proj_size or hidden_size."""
+        return self.proj_size or self.hidden_size
+
+    @property
     def all_weights(self) -> list[list[Parameter]]:
         """Parameters per layer and direction, in PyTorch's order."""
         return [[getattr(self, n) for n in names] for names in self._all_weights]
@@ -201,7 +226,8 @@ class RNNBase(Module):
             init.uniform_(p, -stdv, stdv)
 
     def _weights(self, k: int) -> tuple[Any, ...]:
-        """(W_ih, W_hh, b_ih, b_hh, w_peep) of layer-direction ``k`` (None if absent)."""
+        """(W_ih, W_hh, b_ih, b_hh, w_peep, W_hr) of layer-direction ``k`` (None if
+        absent)."""
         layer, d = divmod(k, self.num_directions)
         sfx = f"l{layer}{'_reverse' if d == 1 else ''}"
         get = self._parameters.get
@@ -211,21 +237,24 @@ class RNNBase(Module):
             get(f"bias_ih_{sfx}"),
             get(f"bias_hh_{sfx}"),
             get(f"weight_peep_{sfx}"),
+            get(f"weight_hr_{sfx}"),
         )
 
     def _state_input(self, name: str, value: Any, batch: int | None) -> Tensor | None:
-        """Check an initial state of shape (L*D, B, H) (or (L*D, H) unbatched)."""
+        """Check an initial state of shape (L*D, B, S) (or (L*D, S) unbatched), where S
+        is P for h0 and H for c0."""
         if value is None:
             return None
         t = _as_input(name, value, self._dtype())
         LD = self.num_layers * self.num_directions
-        want = (
-            (LD, self.hidden_size) if batch is None else (LD, batch, self.hidden_size)
-        )
+        size, what = (self.hidden_size, "hidden_size")
+        if name == "h0" and self.proj_size:
+            size, what = (self.proj_size, "proj_size")
+        want = (LD, size) if batch is None else (LD, batch, size)
         if t.shape != want:
             raise ValueError(
                 f"expected {name} of shape {want} (num_layers*num_directions, "
-                f"{'' if batch is None else 'batch, '}hidden_size), got {t.shape}"
+                f"{'' if batch is None else 'batch, '}{what}), got {t.shape}"
             )
         return t if batch is not None else t.unsqueeze(1)
 
@@ -305,6 +334,8 @@ class RNNBase(Module):
             s += f", dropout={self.dropout}"
         if self.bidirectional:
             s += ", bidirectional=True"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
         return s
 
 
@@ -405,14 +436,17 @@ class LSTM(RNNBase):
     dtype
         As :class:`RNN`.
     proj_size : int, default 0
-        Must be 0: the kernels do not support a projected recurrent state yet, and
-        ``proj_size > 0`` raises NotImplementedError.
+        If > 0 (and < hidden_size), each layer's state is projected to P = proj_size
+        units, as PyTorch: ``h_t = W_hr (o_t \tanh(c_t))`` with
+        ``weight_hr_l{k}{_reverse}`` of shape (P, H); the recurrent product and the
+        next layer then read P units instead of H (fewer weights and flops per step).
     peephole : bool, default False
 
     Call
     ----
     ``output, (h_n, c_n) = lstm(input, (h0, c0)=None, lengths=None)``; shapes as
-    :class:`RNN`, ``c0`` and ``c_n`` (L*D, B, H). Either of h0, c0 may be None (zeros).
+    :class:`RNN` with P = proj_size (or H) units in h0, h_n and output (D*P), and
+    ``c0``, ``c_n`` (L*D, B, H). Either of h0, c0 may be None (zeros).
     """
 
     def __init__(
@@ -428,18 +462,6 @@ class LSTM(RNNBase):
         peephole: bool = False,
         dtype: DTypeLike | None = None,
     ) -> None:
-        if isinstance(proj_size, bool) or not isinstance(proj_size, (int, np.integer)):
-            raise TypeError(f"expected proj_size to be an int, got {proj_size!r}")
-        if proj_size < 0 or (proj_size and proj_size >= hidden_size):
-            raise ValueError(
-                f"expected 0 <= proj_size < hidden_size={hidden_size}, got {proj_size}"
-            )
-        if proj_size > 0:
-            raise NotImplementedError(
-                "LSTM(proj_size > 0) is not supported yet: the fastrnn kernels have "
-                "no projected recurrent state (h_t = W_hr (o * tanh(c_t))); "
-                "use proj_size=0, or a Linear layer on the outputs"
-            )
         super().__init__(
             "lstm_peephole" if peephole else "lstm",
             input_size,
@@ -450,6 +472,7 @@ class LSTM(RNNBase):
             dropout,
             bidirectional,
             dtype,
+            proj_size,
         )
         self.peephole = bool(peephole)
 
