@@ -1,6 +1,8 @@
 """fastrnn kernels against PyTorch, side by side in one process.
 
 For each cell and shape, float32, n threads for both libraries (2 and 1):
+("lstm_proj" is an LSTM whose state is projected to P = H/4 units, torch's
+``nn.LSTM(proj_size=H // 4)``; not in the default cell list)
 forward only and forward+backward (dX and every weight gradient), median wall time.
 Prints the CPU model, the BLAS, the sgemm rate at the per-step recurrent GEMM shape,
 each kernel's achieved GFLOP/s and its fraction of that rate, fastrnn's peak array memory,
@@ -36,14 +38,32 @@ SHAPES = {  # name: (I, H, B, T)
     "medium": (256, 512, 64, 100),
     "large": (512, 1024, 64, 100),
 }
-TORCH_MODULE = {"rnn_tanh": "RNN", "rnn_relu": "RNN", "lstm": "LSTM", "gru": "GRU"}
+TORCH_MODULE = {
+    "rnn_tanh": "RNN",
+    "rnn_relu": "RNN",
+    "lstm": "LSTM",
+    "lstm_proj": "LSTM",
+    "gru": "GRU",
+}
+#: Benchmark cells that are a kernel cell with a projected state: name -> (cell, H/P)
+PROJECTED = {"lstm_proj": ("lstm", 4)}
+CELL_CHOICES = (*F.CELLS, *PROJECTED)
 DEFAULT_CELLS = ["rnn_tanh", "lstm", "gru", "lstm_peephole", "gru_cho", "gru_minimal"]
+
+
+def kernel_cell(cell: str, H: int) -> tuple[str, int]:
+    """(kernel cell, state units P) of a benchmark cell: P = H unless projected."""
+    if cell in PROJECTED:
+        base, ratio = PROJECTED[cell]
+        return base, H // ratio
+    return cell, H
 
 
 def gemm_flops(cell: str, I: int, H: int, B: int, T: int) -> tuple[float, float]:
     """GEMM flops of forward and of forward+backward (backward = 2x forward GEMMs)."""
-    G = F.GATE_COUNT[cell]
-    forward = 2.0 * T * B * G * H * (I + H)
+    base, P = kernel_cell(cell, H)
+    G = F.GATE_COUNT[base]
+    forward = 2.0 * T * B * (G * H * (I + P) + (P * H if P < H else 0))
     return forward, 3.0 * forward
 
 
@@ -70,6 +90,7 @@ def sgemm_rate(M: int, N: int, K: int, n_threads: int) -> float:
 
 
 def make_inputs(cell: str, I: int, H: int, B: int, T: int, rng) -> dict:
+    cell, P = kernel_cell(cell, H)
     G = F.GATE_COUNT[cell]
     k = 1 / np.sqrt(H)
 
@@ -78,18 +99,21 @@ def make_inputs(cell: str, I: int, H: int, B: int, T: int, rng) -> dict:
 
     return {
         "X": rng.standard_normal((T, B, I), dtype=np.float32),
-        "h0": np.zeros((B, H), np.float32),
+        "h0": np.zeros((B, P), np.float32),
         "c0": np.zeros((B, H), np.float32) if cell.startswith("lstm") else None,
         "W_ih": u(G * H, I),
-        "W_hh": u(G * H, H),
+        "W_hh": u(G * H, P),
         "b_ih": u(G * H),
         "b_hh": u(G * H),
         "w_peep": u(3 * H) if cell == "lstm_peephole" else None,
-        "dY": rng.standard_normal((T, B, H), dtype=np.float32),
+        "W_hr": u(P, H) if P < H else None,
+        "dY": rng.standard_normal((T, B, P), dtype=np.float32),
     }
 
 
 def time_fastrnn(cell: str, p: dict, n_threads: int) -> dict:
+    cell = PROJECTED.get(cell, (cell,))[0]
+
     def fwd():
         return F.forward(
             cell,
@@ -101,6 +125,7 @@ def time_fastrnn(cell: str, p: dict, n_threads: int) -> dict:
             p["b_hh"],
             c0=p["c0"],
             w_peep=p["w_peep"],
+            W_hr=p["W_hr"],
             n_threads=n_threads,
         )
 
@@ -122,6 +147,8 @@ def time_fastrnn(cell: str, p: dict, n_threads: int) -> dict:
 def time_torch(torch, cell: str, p: dict, I: int, H: int) -> dict:
     kind = TORCH_MODULE[cell]
     kwargs = {"nonlinearity": cell[4:]} if kind == "RNN" else {}
+    if p["W_hr"] is not None:
+        kwargs["proj_size"] = p["W_hr"].shape[0]
     layer = getattr(torch.nn, kind)(I, H, **kwargs)
     X = torch.from_numpy(p["X"])
     Xg = X.clone().requires_grad_()
@@ -145,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES)
     )
-    parser.add_argument("--cells", nargs="+", default=DEFAULT_CELLS, choices=F.CELLS)
+    parser.add_argument(
+        "--cells", nargs="+", default=DEFAULT_CELLS, choices=CELL_CHOICES
+    )
     parser.add_argument("--threads", nargs="+", type=int, default=[2, 1])
     parser.add_argument("--no-torch", action="store_true", help="fastrnn only")
     parser.add_argument("--out", default="kernels", help="results file stem")
@@ -168,11 +197,12 @@ def main(argv: list[str] | None = None) -> int:
         for shape in args.shapes:
             I, H, B, T = SHAPES[shape]
             for cell in args.cells:
-                G = F.GATE_COUNT[cell]
+                base, P = kernel_cell(cell, H)
+                G = F.GATE_COUNT[base]
                 p = make_inputs(cell, I, H, B, T, rng)
                 ours = time_fastrnn(cell, p, n_threads)
                 flops_fwd, flops_fb = gemm_flops(cell, I, H, B, T)
-                peak = sgemm_rate(B, G * H, H, n_threads)
+                peak = sgemm_rate(B, G * H, P, n_threads)
                 row = {
                     "threads": n_threads,
                     "shape": shape,
