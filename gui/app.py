@@ -534,7 +534,9 @@ class MainWindow(QMainWindow):
         view = self.tabs.currentWidget()
         if view is self.sweep_view:  # not a snapshot view
             pass
-        elif self.redraw_mode == "always":  # a copy defeats the views' identity check
+        elif self.redraw_mode == "always":
+            # a copy defeats the views' identity check: the view repaints its plot
+            # items (from what they computed, when the content is the same)
             view.update_snapshot(copy.copy(self.latest))
             self._drawn[id(view)] = self.n_snapshots
         else:

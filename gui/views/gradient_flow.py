@@ -54,6 +54,7 @@ class GradientFlowView(SnapshotView):
             offset=(-5, -5), brush=pg.mkBrush(255, 255, 255, 200)
         )
         self.curves: list[pg.PlotDataItem] = []
+        self._shown: list[np.ndarray | None] = []  # grad_h_norm each curve shows
         self.ratio_label = QLabel("no probe yet")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -72,10 +73,17 @@ class GradientFlowView(SnapshotView):
                 )
                 for k, name in enumerate(names)
             ]
+            self._shown = [None] * len(self.curves)
         parts = []
-        for curve, probe in zip(self.curves, snap.probe, strict=True):
+        changed = False
+        for k, (curve, probe) in enumerate(zip(self.curves, snap.probe, strict=True)):
             raw = np.asarray(probe.grad_h_norm, dtype=np.float64)
-            curve.setData(np.arange(raw.shape[0], dtype=np.float64), clip_to_floor(raw))
+            shown = self._shown[k]
+            if shown is None or not np.array_equal(shown, raw):  # else keep the path
+                x = np.arange(raw.shape[0], dtype=np.float64)
+                curve.setData(x, clip_to_floor(raw))
+                self._shown[k] = raw
+                changed = True
             if raw.shape[0]:
                 parts.append(f"{probe.name}: {_ratio(raw[0], raw[-1])}")
         if parts:
@@ -85,4 +93,5 @@ class GradientFlowView(SnapshotView):
             )
         else:
             self.ratio_label.setText("no probe yet")
-        settle(self.plot)
+        if changed:
+            settle(self.plot)

@@ -24,6 +24,7 @@ from gui.views._common import (
     SnapshotView,
     display_char,
     nice_ceil,
+    repaint_viewports,
     robust_max,
 )
 
@@ -124,6 +125,10 @@ class HiddenStateView(SnapshotView):
         self._sync_controls(snap)
         self._render()
 
+    def _repaint(self) -> None:
+        """Repaint the whole plot area (measured cheaper than per-item updates here)."""
+        repaint_viewports(self)
+
     @pyqtSlot(int, int)
     def select_unit(self, layer: int, unit: int) -> None:
         """Select ``unit`` of ``layer`` (clamped to the snapshot's sizes)."""
@@ -210,7 +215,8 @@ class HiddenStateView(SnapshotView):
         levels, cmap = state_levels(snap.cell, data, cell_state=use_c)
         self.panel.set_data(data, levels, cmap, text=snap.probe_text[: data.shape[1]])
         name = "cell state c_t" if use_c else "hidden state h_t"
-        self.panel.set_title(f"{probe.name}: {name} (units × time), step {snap.step}")
+        step = snap.probe_step if snap.probe_step >= 0 else snap.step  # of the trace
+        self.panel.set_title(f"{probe.name}: {name} (units × time), step {step}")
         self.panel.colorbar.getAxis("left").setLabel("c" if use_c else "h")
         self._data = data
         self._place_highlight()

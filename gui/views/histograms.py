@@ -45,6 +45,8 @@ class HistogramView(SnapshotView):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._titled = ""
+        #: (parameter, (weight counts, edges, gradient counts, edges)) on the plots
+        self._shown: tuple[str, tuple[np.ndarray, ...]] | None = None
 
         self.param_combo = QComboBox()
         self.param_combo.setMinimumContentsLength(18)
@@ -113,13 +115,24 @@ class HistogramView(SnapshotView):
         if snap is None or name not in snap.histograms:
             self.weight_curve.setData([], [])
             self.grad_curve.setData([], [])
+            self._shown = None
             self.stats.setText("no histograms yet")
             return
         wc, we, gc, ge = snap.histograms[name]
-        self.weight_curve.setData(
-            np.asarray(we, np.float64), np.asarray(wc, np.float64)
-        )
-        self.grad_curve.setData(np.asarray(ge, np.float64), np.asarray(gc, np.float64))
+        shown = self._shown
+        if (
+            shown is None
+            or shown[0] != name
+            or not all(map(np.array_equal, shown[1], (wc, we, gc, ge)))
+        ):  # the histograms change only when the worker recomputes them
+            self.weight_curve.setData(
+                np.asarray(we, np.float64), np.asarray(wc, np.float64)
+            )
+            self.grad_curve.setData(
+                np.asarray(ge, np.float64), np.asarray(gc, np.float64)
+            )
+            self._shown = (name, (wc, we, gc, ge))
+            settle(self.weight_plot, self.grad_plot)
         w_mean, w_std = histogram_stats(wc, we)
         g_mean, g_std = histogram_stats(gc, ge)
         if name != self._titled:  # titles only change with the parameter
@@ -131,7 +144,6 @@ class HistogramView(SnapshotView):
             f"weights mean {w_mean:.3g}, std {w_std:.3g}; "
             f"gradients mean {g_mean:.3g}, std {g_std:.3g}"
         )
-        settle(self.weight_plot, self.grad_plot)
 
     def _on_param_changed(self, _name: str) -> None:
         self._render()

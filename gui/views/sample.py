@@ -155,6 +155,10 @@ class SampleView(SnapshotView):
         self._sync_controls()
         self._render()
 
+    def _repaint(self) -> None:
+        """Repaint the coloured text (the document is unchanged)."""
+        self.text.viewport().update()
+
     @pyqtSlot(int, int)
     def select_unit(self, layer: int, unit: int) -> None:
         """Colour the characters by ``unit`` of ``layer``."""

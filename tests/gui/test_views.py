@@ -558,3 +558,145 @@ def test_cached_axis_repaints_when_its_range_changes(show, qtbot) -> None:
     view.update_snapshot(snapshot(n_steps=3000))  # x range 30 -> 3000 steps
     qtbot.wait(20)
     assert bottom_axis_pixels() != first  # new tick labels were painted
+
+
+# ------------------------------------------------------- redraw cost (issue #8)
+def _paint_counter(view: QWidget) -> list:
+    """Paint events of the view's scroll-area viewports (graphics views, text box)."""
+    from PyQt6.QtCore import QEvent, QObject
+    from PyQt6.QtWidgets import QAbstractScrollArea
+
+    class Counter(QObject):
+        n = 0
+
+        def eventFilter(self, obj, event):  # noqa: N802
+            if event.type() == QEvent.Type.Paint:
+                Counter.n += 1
+            return False
+
+    counter = Counter(view)
+    for area in view.findChildren(QAbstractScrollArea):
+        area.viewport().installEventFilter(counter)
+    return [counter]
+
+
+def test_same_content_compares_fields_not_array_contents():
+    import copy
+    import pickle
+
+    from gui.views._common import same_content
+
+    snap = snapshot()
+    assert same_content(snap, snap) and same_content(snap, copy.copy(snap))
+    assert not same_content(snap, dataclasses.replace(snap, clip_mode="value"))
+    assert not same_content(snap, dataclasses.replace(snap, step=snap.step + 1))
+    # equal values in new arrays (a snapshot from the worker) count as new data
+    assert not same_content(snap, pickle.loads(pickle.dumps(snap)))
+
+
+@pytest.mark.parametrize("cls", ALL_VIEWS, ids=lambda c: c.__name__)
+def test_copy_of_shown_snapshot_repaints_without_reapplying(show, qtbot, cls):
+    """The window's "always" mode passes copies: the items repaint, nothing is redone."""
+    import copy
+
+    view = show(cls)
+    snap = snapshot()
+    view.update_snapshot(snap)
+    qtbot.wait(30)
+    applied = spy(view, "_apply")
+    counter = _paint_counter(view)[0]
+    for _ in range(3):
+        view.update_snapshot(copy.copy(snap))
+        before = counter.n
+        qtbot.waitUntil(lambda b=before: counter.n > b, timeout=2000)  # repainted
+    assert applied == []
+    view.update_snapshot(dataclasses.replace(snap, step=snap.step + 1))
+    assert len(applied) == 1  # other content: applied
+
+
+def test_plot_items_are_repainted_on_every_redraw(show, qtbot):
+    from gui.views._common import repaint_plot_items
+
+    view = show(LossView)
+    view.update_snapshot(snapshot())
+    qtbot.wait(30)
+    painted = []
+    original = type(view.train_curve.curve).paint
+
+    def paint(item, *args):
+        painted.append(item)
+        return original(item, *args)
+
+    try:
+        type(view.train_curve.curve).paint = paint
+        assert repaint_plot_items(view) >= 4  # curves, their children, markers, line
+        qtbot.waitUntil(lambda: view.train_curve.curve in painted, timeout=2000)
+        assert view.grad_curve.curve in painted
+    finally:
+        type(view.train_curve.curve).paint = original
+
+
+def test_heatmap_skips_the_upload_of_equal_data(show, qtbot):
+    from gui.views._common import HeatmapPanel
+
+    view = show(HiddenStateView)
+    panel: HeatmapPanel = view.panel
+    snap = snapshot()
+    view.update_snapshot(snap)
+    qtbot.wait(30)
+    uploads = spy(view.image, "setImage")
+    same = dataclasses.replace(  # new arrays, equal values, later step
+        snap, step=snap.step + 1, probe=[dataclasses.replace(p) for p in snap.probe]
+    )
+    for p in same.probe:
+        p.h = p.h.copy()
+    view.update_snapshot(same)
+    assert uploads == [] and view.image.qimage is not None
+    other = dataclasses.replace(snap, step=snap.step + 2, probe=snapshot(seed=5).probe)
+    view.update_snapshot(other)
+    assert len(uploads) == 1
+    np.testing.assert_array_equal(view.image.image, other.probe[0].h.T)
+    panel.clear()
+    panel.set_data(other.probe[0].h.T.copy(), (-1.0, 1.0), DIVERGING)
+    assert len(uploads) == 2  # after clear() the data is uploaded again
+
+
+def test_heatmap_image_is_kept_in_the_native_format(show, qtbot):
+    view = show(HiddenStateView)
+    view.update_snapshot(snapshot())
+    qtbot.wait(30)  # painted: the QImage was rendered
+    image = view.image.qimage
+    assert image.format() == QImage.Format.Format_ARGB32_Premultiplied
+    assert (image.width(), image.height()) == (P, H)
+
+
+def test_hidden_state_title_gives_the_step_of_the_trace(show):
+    view = show(HiddenStateView)
+    view.update_snapshot(dataclasses.replace(snapshot(), step=40, probe_step=35))
+    assert "step 35" in view.panel.plot.titleLabel.text
+
+
+def test_unchanged_curves_are_not_rebuilt(show):
+    """Gradient flow, histograms and gate saturation keep curves whose data is equal."""
+    snap = snapshot()
+    later = dataclasses.replace(snap, step=snap.step + 1)  # same probe & histograms
+    flow = show(GradientFlowView)
+    flow.update_snapshot(snap)
+    calls = [spy(c, "setData") for c in flow.curves]
+    flow.update_snapshot(later)
+    assert calls == [[], []]
+    hist = show(HistogramView)
+    hist.update_snapshot(snap)
+    weights = spy(hist.weight_curve, "setData")
+    hist.update_snapshot(later)
+    assert weights == []
+    hist.set_parameter(list(snap.histograms)[1])  # another parameter: new data
+    assert len(weights) == 1
+    gates = show(GateView)
+    gates.update_snapshot(snap)
+    low, high = gates.sat_curves["i"]
+    lows = spy(low, "setData")
+    gates.update_snapshot(later)
+    assert lows == []
+    gates.update_snapshot(dataclasses.replace(later, probe=snapshot(seed=7).probe))
+    assert len(lows) == 1
