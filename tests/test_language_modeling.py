@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fastrnn.models.language_model import load_language_model
-from fastrnn.tasks.language_modeling import train_lm
+from fastrnn.tasks.language_modeling import stream_epoch, train_lm
 
 TINY: dict[str, Any] = {
     "hidden": 16,
@@ -102,3 +102,40 @@ def test_bad_options_are_refused_before_training(
 ) -> None:
     with pytest.raises(error, match=option):
         train_lm(**{**TINY, option: value})
+
+
+def test_stream_epochs_are_contiguous_and_shift_between_epochs() -> None:
+    ids = np.arange(1000, dtype=np.int64)
+    ((x0, y0),) = stream_epoch(ids, 4, 16, 0, 0)
+    assert x0.shape == (249, 4)
+    np.testing.assert_array_equal(x0[:, 1], np.arange(249, 498))  # one contiguous slice
+    np.testing.assert_array_equal(y0, x0 + 1)  # next-id targets
+    starts = {int(stream_epoch(ids, 4, 16, 0, e)[0][0][0, 0]) for e in range(1, 9)}
+    assert starts <= set(range(16)) and len(starts) > 1  # seeded offsets < seq_len
+    again = stream_epoch(ids, 4, 16, 0, 3)[0][0]
+    np.testing.assert_array_equal(again, stream_epoch(ids, 4, 16, 0, 3)[0][0])
+    tiny = np.arange(6, dtype=np.int64)  # too short to shift: every id kept
+    assert all(stream_epoch(tiny, 4, 16, 0, e)[0][0][0, 0] == 0 for e in range(5))
+
+
+def test_stream_windows_resume_bit_for_bit_across_epochs(tmp_path: Path) -> None:
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text("to be or not to be, that is the question.\n" * 50)  # 2150 chars
+    opts = {**TINY, "windows": "stream", "max_steps": 40, "eval_every": 10}
+    full = train_lm(corpus, **opts, out_dir=tmp_path / "full")  # 30 windows/epoch
+
+    def die_at_20(info: dict[str, Any]) -> None:
+        if info["step"] == 20:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train_lm(corpus, **opts, out_dir=tmp_path / "run", on_eval=die_at_20)
+    resumed = train_lm(
+        corpus, **opts, out_dir=tmp_path / "run", resume=tmp_path / "run" / "last.st"
+    )
+    assert resumed["val_history"] == full["val_history"]
+    assert resumed["val_loss"] == full["val_loss"]
+    small = tmp_path / "small.txt"
+    small.write_text("abcdefghij" * 12)  # 108 training characters
+    with pytest.raises(ValueError, match="batch_size = 128 training characters"):
+        train_lm(small, **{**opts, "batch_size": 128})

@@ -20,6 +20,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -59,7 +60,7 @@ DEFAULTS: dict[str, Any] = {
     "clip": 1.0,
     "dropout": 0.0,
     "schedule": "cosine",
-    "windows": "random",
+    "windows": "stream",
     "seed": 0,
 }
 
@@ -109,6 +110,25 @@ def _stream(ids: NDArray[np.int64], batch_size: int) -> tuple[NDArray, NDArray]:
     x = ids[: per * batch_size].reshape(batch_size, per).T
     y = ids[1 : per * batch_size + 1].reshape(batch_size, per).T
     return np.ascontiguousarray(x), np.ascontiguousarray(y)
+
+
+def stream_epoch(
+    ids: NDArray[np.int64], batch_size: int, seq_len: int, seed: int, epoch: int
+) -> list[tuple[NDArray, NDArray]]:
+    """One epoch of ``windows="stream"``: the ids as ``batch_size`` contiguous streams.
+
+    Returns ``[(inputs, targets)]``, each (L, B); the Trainer cuts them into windows of
+    ``seq_len`` and carries the state from one window to the next. Epoch 0 starts at
+    the first id; every later epoch at a seeded offset in [0, seq_len), so that the
+    windows (and the stream boundaries) differ from epoch to epoch while a resumed run
+    sees the same data.
+    """
+    shift = 0
+    if epoch > 0:
+        shift = int(np.random.default_rng((seed, epoch)).integers(seq_len))
+        if len(ids) - shift <= batch_size:  # a tiny corpus: keep every id
+            shift = 0
+    return [_stream(ids[shift:], batch_size)]
 
 
 class _TimeBudget:
@@ -261,7 +281,9 @@ def train_lm(
         ``"cosine"`` (decays to 5% of ``lr`` over ``time_budget`` or ``max_steps``,
         whichever ends first).
     windows : "random" or "stream"
-        Random offsets each step, or contiguous streams with the state carried.
+        Random offsets each step, or ``batch_size`` contiguous streams with the state
+        carried from window to window (shifted by a seeded offset < ``seq_len`` each
+        epoch after the first).
     time_budget, max_steps
         Stop after this many seconds of training / optimizer steps (at least one).
     eval_every : int, optional
@@ -322,6 +344,11 @@ def train_lm(
         fr.set_num_threads(threads)
     say = log or (lambda _msg: None)
     data = prepare_data(source)
+    if windows == "stream" and len(data.train) <= batch_size:
+        raise ValueError(
+            f"expected more than batch_size = {batch_size} training characters for "
+            f"windows='stream' (one stream per batch row), got {len(data.train)}"
+        )
     fr.manual_seed(seed)
     model = LanguageModel(
         vocab=data.vocab,
@@ -339,7 +366,8 @@ def train_lm(
             data.train, seq_len, batch_size, seed + epoch
         )
     else:
-        batches = [_stream(data.train, batch_size)]
+        batches = partial(stream_epoch, data.train, batch_size, seq_len, seed)
+
     config = {
         "task": "language_model",
         "model": model.config(),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -189,15 +190,19 @@ def cache_axes(widget: QWidget) -> int:
     invalidates the cache). Measured on a frame of the loss view: 8.4 -> 5.3 ms CPU.
     """
     n = 0
+    for item in _scene_items(widget):
+        if isinstance(item, pg.AxisItem) and item.cacheMode() != _AXIS_CACHE:
+            item.setCacheMode(_AXIS_CACHE)
+            n += 1
+    return n
+
+
+def _scene_items(widget: QWidget) -> Iterator[QGraphicsItem]:
+    """Every item of every graphics scene shown under ``widget``."""
     for view in widget.findChildren(QGraphicsView):
         scene = view.scene()
-        if scene is None:
-            continue
-        for item in scene.items():
-            if isinstance(item, pg.AxisItem) and item.cacheMode() != _AXIS_CACHE:
-                item.setCacheMode(_AXIS_CACHE)
-                n += 1
-    return n
+        if scene is not None:
+            yield from scene.items()
 
 
 _AXIS_CACHE = QGraphicsItem.CacheMode.DeviceCoordinateCache
@@ -234,18 +239,14 @@ def repaint_plot_items(widget: QWidget) -> int:
     re-upload), so this is the cheapest honest redraw of unchanged data.
     """
     n = 0
-    for view in widget.findChildren(QGraphicsView):
-        scene = view.scene()
-        if scene is None:
-            continue
-        for item in scene.items():
-            if isinstance(item, pg.ViewBox):
-                for added in item.addedItems:
-                    added.update()
+    for item in _scene_items(widget):
+        if isinstance(item, pg.ViewBox):
+            for added in item.addedItems:
+                added.update()
+                n += 1
+                for child in added.childItems():
+                    child.update()
                     n += 1
-                    for child in added.childItems():
-                        child.update()
-                        n += 1
     return n
 
 
