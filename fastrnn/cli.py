@@ -350,8 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--val-chars",
         type=_positive_int,
         metavar="N",
+        default=30000,
         help="periodic validations score only the first N validation characters "
-        "(the final score always uses the whole split)",
+        "(default 30000; the final score always uses the whole split)",
     )
     p.add_argument("--sample-every", type=_positive_int, metavar="N")
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
