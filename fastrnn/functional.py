@@ -191,14 +191,15 @@ def _prepare(
                 f"expected W_hr of shape (proj_size, hidden_size) with "
                 f"0 < proj_size < hidden_size, got {arrays['W_hr'].shape}"
             )
-        check_shape("W_hh", arrays["W_hh"], (G * H, P), "(G*hidden_size, proj_size)")
+        layout = "(G*hidden_size, proj_size)"
     else:
         H = P = arrays["W_hh"].shape[1]
-    if H == 0:
-        raise ValueError(
-            f"expected hidden_size >= 1, got W_hh of shape {arrays['W_hh'].shape}"
-        )
-    check_shape("W_hh", arrays["W_hh"], (G * H, P), f"for {cell} (G={G})")
+        layout = "(G*hidden_size, hidden_size)"
+        if H == 0:
+            raise ValueError(
+                f"expected hidden_size >= 1, got W_hh of shape {arrays['W_hh'].shape}"
+            )
+    check_shape("W_hh", arrays["W_hh"], (G * H, P), f"{layout} for {cell} (G={G})")
     check_shape("W_ih", arrays["W_ih"], (G * H, I), f"for {cell} (G={G})")
     if (b_ih is None) != (b_hh is None):
         raise ValueError(

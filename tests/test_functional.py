@@ -144,3 +144,20 @@ def test_wrappers(rng):
         lstm["X"], None, None, lstm["W_ih"], lstm["W_hh"], w_peep=lstm["w_peep"]
     )
     assert state.cell == "lstm_peephole"
+
+
+def test_projection_arguments_are_checked(rng):
+    X = rng.standard_normal((3, 2, 4))
+    W_ih, W_hh, W_hr = np.zeros((12, 4)), np.zeros((12, 2)), np.zeros((2, 3))
+    with pytest.raises(ValueError, match="only LSTMs have a projection"):
+        F.forward("gru", X, None, np.zeros((9, 4)), np.zeros((9, 3)), W_hr=W_hr)
+    with pytest.raises(ValueError, match="0 < proj_size < hidden_size"):
+        F.forward("lstm", X, None, W_ih, np.zeros((12, 3)), W_hr=np.zeros((3, 3)))
+    with pytest.raises(
+        ValueError, match=r"W_hh of shape \(12, 2\) \(G\*hidden_size, pr"
+    ):
+        F.forward("lstm", X, None, W_ih, np.zeros((12, 3)), W_hr=W_hr)
+    with pytest.raises(ValueError, match=r"h0 of shape \(2, 2\) \(batch, proj_size\)"):
+        F.forward("lstm", X, np.zeros((2, 3)), W_ih, W_hh, W_hr=W_hr)
+    Y, h_n, c_n, _ = F.forward("lstm", X, None, W_ih, W_hh, W_hr=W_hr)
+    assert (Y.shape, h_n.shape, c_n.shape) == ((3, 2, 2), (2, 2), (2, 3))
