@@ -288,9 +288,11 @@ def test_every_output_entry_is_written(cell, rng, monkeypatch):
                 assert np.isfinite(a).all()
 
 
-def test_blis_fallback_matches_packed_path(tmp_path):
-    """FASTRNN_NO_PACKED_SGEMM=1 sends float32 per-step products to BLIS instead of the
-    packed micro-kernel; both paths must agree (the CI machine may only run one)."""
+def test_every_sgemm_backend_gives_the_same_results(tmp_path):
+    """The float32 GEMM path is picked at run time (fastrnn_sgemm.h): AVX-512 blocked
+    GEMM, AVX2 per-step micro-kernel, or BLIS.  FASTRNN_NO_AVX512=1 and
+    FASTRNN_NO_PACKED_SGEMM=1 step down; every path this CPU can run must agree (a CI
+    machine may only have some of them)."""
     import os
     import subprocess
     import sys
@@ -299,16 +301,23 @@ def test_blis_fallback_matches_packed_path(tmp_path):
         "import numpy as np, sys; from fastrnn import functional as F; "
         "from fastrnn._kernels import _info; "
         "rng = np.random.default_rng(3); f = np.float32; "
-        "X = rng.standard_normal((9, 7, 5)).astype(f); "
-        "W = (rng.standard_normal((4 * 13, 5)) * .3).astype(f); "
-        "U = (rng.standard_normal((4 * 13, 13)) * .3).astype(f); "
-        "Y, h, c, st = F.forward('lstm', X, None, W, U, lengths=[9, 1, 4, 9, 2, 3, 8], "
+        "X = rng.standard_normal((9, 19, 5)).astype(f); "
+        "W = (rng.standard_normal((4 * 37, 5)) * .3).astype(f); "
+        "U = (rng.standard_normal((4 * 37, 37)) * .3).astype(f); "
+        "bias = rng.standard_normal(4 * 37).astype(f); "
+        "lengths = rng.integers(1, 10, 19); "
+        "Y, h, c, st = F.forward('lstm', X, None, W, U, bias, bias, lengths=lengths, "
         "n_threads=2); g = F.backward(st, np.ones_like(Y)); "
-        "np.savez(sys.argv[1], Y=Y, dX=g.dX, dW_hh=g.dW_hh, "
-        "packed=_info.packed_sgemm_enabled())"
+        "np.savez(sys.argv[1], Y=Y, dX=g.dX, dW_hh=g.dW_hh, dW_ih=g.dW_ih, "
+        "db=g.db_ih, backend=_info.sgemm_backend())"
     )
+    envs = {
+        "default": {},
+        "avx2": {"FASTRNN_NO_AVX512": "1"},
+        "blis": {"FASTRNN_NO_PACKED_SGEMM": "1"},
+    }
     results = {}
-    for name, env in (("default", {}), ("blis", {"FASTRNN_NO_PACKED_SGEMM": "1"})):
+    for name, env in envs.items():
         out = tmp_path / f"{name}.npz"
         subprocess.run(
             [sys.executable, "-c", script, str(out)],
@@ -316,12 +325,14 @@ def test_blis_fallback_matches_packed_path(tmp_path):
             env={**os.environ, **env},
         )
         results[name] = np.load(out)
-    assert not results["blis"]["packed"]
-    for key in ("Y", "dX", "dW_hh"):
-        assert_allclose(
-            results["default"][key],
-            results["blis"][key],
-            rtol=1e-5,
-            atol=1e-5,
-            err_msg=key,
-        )
+    assert str(results["blis"]["backend"]) == "blis"
+    assert str(results["avx2"]["backend"]) in ("avx2", "blis")
+    for name in ("avx2", "blis"):
+        for key in ("Y", "dX", "dW_hh", "dW_ih", "db"):
+            assert_allclose(
+                results["default"][key],
+                results[name][key],
+                rtol=1e-5,
+                atol=1e-5,
+                err_msg=f"{key}: default ({results['default']['backend']}) vs {name}",
+            )

@@ -12,6 +12,8 @@ threadpoolctl on every kernel call).  It takes row-major strides directly.
 The per-step recurrent product goes through gemm_packed: on AVX2+FMA CPUs, float32
 uses fastrnn_sgemm.h, whose weights are packed once per kernel call instead of on every
 BLIS call (1.5x faster at 16 x 512 x 128, see benchmarks/README.md); otherwise BLIS.
+On AVX-512 CPUs every float32 GEMM (gemm too) goes through fastrnn_sgemm_avx512.h: the
+PyPI BLIS has no AVX-512 kernels and ran at half the rate there (benchmarks/README.md).
 
 Swapping the backend means changing only this file.
 """
@@ -25,8 +27,11 @@ cdef extern from "fastrnn_sgemm.h" nogil:
     size_t fr_packed_size(int K, int N) noexcept
     void fr_pack_b(int K, int N, const float* B, long rs, long cs, float* out) noexcept
     int fr_sgemm_packed_available() noexcept
-    void fr_sgemm_packed(int M, int N, int K, const float* A, int lda,
-                         const float* packed, float* C, int ldc, int beta) noexcept
+    int fr_sgemm_packed(int M, int N, int K, const float* A, int lda,
+                        const float* packed, float* C, int ldc, int beta) noexcept
+    int fr_sgemm(bint trans_a, bint trans_b, int M, int N, int K, float alpha,
+                 const float* A, int lda, const float* B, int ldb, float beta,
+                 float* C, int ldc) noexcept
 
 
 cdef struct PackedWeights:
@@ -51,7 +56,9 @@ cdef inline void gemm(bint trans_a, bint trans_b, int M, int N, int K,
         _scale_rows(M, N, beta, C, ldc)
         return
     if floating is float:
-        blis.cy.sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)
+        # AVX-512 CPUs: our blocked GEMM; -1 means not this CPU (or no memory): BLIS
+        if fr_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) != 0:
+            blis.cy.sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)
     else:
         blis.cy.dgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)
 
@@ -98,7 +105,7 @@ cdef inline void gemm_packed(int M, const floating* A, int lda, const PackedWeig
         return
     if floating is float:
         if pw.packed != NULL:
-            fr_sgemm_packed(M, pw.N, pw.K, A, lda, pw.packed, C, ldc, beta != 0)
-            return
+            if fr_sgemm_packed(M, pw.N, pw.K, A, lda, pw.packed, C, ldc, beta != 0) == 0:
+                return
     gemm(False, pw.trans_b, M, pw.N, pw.K, 1, A, lda, <const floating*>pw.B, pw.ldb,
          beta, C, ldc)

@@ -22,6 +22,8 @@ cdef extern from "fastrnn_gates.h" nogil:
     void fr_gru_cho_backward_r_row_f(int H, const float* g, const float* hp, const float* drh, const float* dn, float* dh, float* drz, float* da, float* rh) noexcept
     void fr_gru_minimal_forward_row_f(int H, float* a, const float* s, float* h, float* y) noexcept
     void fr_gru_minimal_backward_row_f(int H, const float* g, const float* dy, const float* hp, float* dh, float* dd) noexcept
+    void fr_column_sums_f(const float* A, float* out, int R, int N, int lo, int hi) noexcept
+    void fr_column_sums_d(const double* A, double* out, int R, int N, int lo, int hi) noexcept
     void fr_rnn_forward_row_d(int H, int relu, double* y, const double* z, double* h) noexcept
     void fr_rnn_backward_row_d(int H, int relu, const double* y, const double* dy, const double* dh, double* da) noexcept
     void fr_lstm_forward_row_d(int H, const double* wp, double* g, const double* z, double* c, double* h, double* y, double* c_out) noexcept
@@ -107,3 +109,11 @@ cdef inline void gru_minimal_backward_row(int H, const floating* g, const floati
         fr_gru_minimal_backward_row_f(H, g, dy, hp, dh, dd)
     else:
         fr_gru_minimal_backward_row_d(H, g, dy, hp, dh, dd)
+
+
+cdef inline void column_sums(const floating* A, floating* out, int R, int N, int lo, int hi) noexcept nogil:
+    """out[j] = sum_r A[r, j] for j in [lo, hi) (the bias gradients)."""
+    if floating is float:
+        fr_column_sums_f(A, out, R, N, lo, hi)
+    else:
+        fr_column_sums_d(A, out, R, N, lo, hi)

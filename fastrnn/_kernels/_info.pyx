@@ -15,9 +15,21 @@ def openmp_max_threads() -> int:
 
 cdef extern from "fastrnn_sgemm.h" nogil:
     int fr_sgemm_packed_available() noexcept
+    int fr_sgemm_isa() noexcept
 
 
 def packed_sgemm_enabled() -> bool:
     """True when float32 per-step products use the packed AVX2/FMA micro-kernel
     (fastrnn_sgemm.h) rather than BLIS; FASTRNN_NO_PACKED_SGEMM=1 turns it off."""
     return bool(fr_sgemm_packed_available())
+
+
+def sgemm_backend() -> str:
+    """Which float32 GEMM the kernels use on this CPU (fastrnn_sgemm.h):
+
+    "avx512"  every float32 GEMM through fastrnn's blocked AVX-512 GEMM
+    "avx2"    per-step products through the AVX2/FMA micro-kernel, the rest through BLIS
+    "blis"    BLIS everywhere (FASTRNN_NO_PACKED_SGEMM=1, or no AVX2)
+    FASTRNN_NO_AVX512=1 caps it at "avx2".
+    """
+    return ("blis", "avx2", "avx512")[fr_sgemm_isa()]

@@ -11,6 +11,7 @@ from libc.stdint cimport int64_t
 from libc.string cimport memset
 
 from fastrnn._kernels._blas cimport gemm
+from fastrnn._kernels._gates cimport column_sums
 
 
 cdef inline int time_index(int s, int64_t length, bint reverse) noexcept nogil:
@@ -104,19 +105,6 @@ cdef inline void parameter_grads(
 
 cdef inline void zero_row(floating* p, int n) noexcept nogil:
     memset(p, 0, n * sizeof(floating))
-
-
-cdef inline void column_sums(const floating* A, floating* out, int R, int N,
-                             int lo, int hi) noexcept nogil:
-    """out[j] = sum_r A[r, j] for j in [lo, hi), reading A row by row (cache friendly)."""
-    cdef int r, j
-    cdef const floating* row
-    for j in range(lo, hi):
-        out[j] = 0
-    for r in range(R):
-        row = A + <long long>r * N
-        for j in range(lo, hi):
-            out[j] += row[j]
 
 
 cdef inline void add_rows(int n, const floating* a, const floating* b,

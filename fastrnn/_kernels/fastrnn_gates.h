@@ -25,7 +25,7 @@
  * Define FASTRNN_NO_CLONES to disable. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
     defined(__linux__) && !defined(FASTRNN_NO_CLONES)
-#define FR_CLONES __attribute__((target_clones("avx2", "default")))
+#define FR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define FR_CLONES
 #endif

@@ -312,3 +312,20 @@ FR_ROW void FR_NAME(fr_gru_minimal_backward_row)(
         dh[j] = dht * zg;
     }
 }
+
+/* ---------------------------------------------------------------- shared */
+
+/* 1a/1b backward, bias gradients: out[j] = sum_r A[r, j] for j in [lo, hi), A (R, N).
+ * Rows are added in order, so the sums do not depend on how columns are split. */
+FR_ROW void FR_NAME(fr_column_sums)(
+    const FR_REAL *FR_RESTRICT A, FR_REAL *FR_RESTRICT out, int R, int N, int lo, int hi)
+{
+    int r, j;
+    for (j = lo; j < hi; j++)
+        out[j] = 0;
+    for (r = 0; r < R; r++) {
+        const FR_REAL *FR_RESTRICT row = A + (long)r * N;
+        for (j = lo; j < hi; j++)
+            out[j] += row[j];
+    }
+}

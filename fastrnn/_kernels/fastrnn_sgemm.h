@@ -1,14 +1,19 @@
-/* fastrnn_sgemm.h: float GEMM against a matrix packed once, for the per-step recurrence.
+/* fastrnn_sgemm.h: float GEMMs of our own, picked at run time by the CPU's vector ISA.
  *
  * Every time step multiplies a few batch rows by the same recurrent weight matrix.  A
  * general BLAS packs that matrix again on every call; at the recurrence's shapes (16-64
  * rows) the repacking costs as much as a fifth of the product.  Here the weights are
- * packed once per kernel call into panels of 16 columns (zero padded), and a 6x16 AVX2/FMA
- * register-blocked micro-kernel streams through them: C (M, N) = A (M, K) @ B (K, N).
+ * packed once per kernel call into column panels (zero padded), and a register-blocked
+ * micro-kernel streams through them.
  *
- * Only on x86-64 with gcc/clang and only when the CPU has AVX2 and FMA
- * (fr_sgemm_packed_available(); FASTRNN_NO_PACKED_SGEMM=1 turns it off); otherwise
- * callers use BLIS (see _blas.pxd).  benchmarks/bench_gemm.py measures both.
+ * fr_sgemm_isa() says which path runs (FASTRNN_NO_PACKED_SGEMM=1 forces 0, and
+ * FASTRNN_NO_AVX512=1 caps it at 1):
+ *   2  AVX-512: fastrnn_sgemm_avx512.h, a blocked 8x32 GEMM used for *every* float GEMM of
+ *      the kernels (per-step products against the prepacked weights, and, through
+ *      fr_sgemm, the input projection and the weight gradients)
+ *   1  AVX2+FMA: the 6x16 micro-kernel below for the per-step products; BLIS otherwise
+ *   0  BLIS everywhere (other CPUs and compilers)
+ * benchmarks/bench_gemm.py measures each against BLIS, OpenBLAS and MKL.
  */
 #ifndef FASTRNN_SGEMM_H
 #define FASTRNN_SGEMM_H
@@ -20,14 +25,14 @@
 #define FR_NR 16 /* columns per packed panel: two 8-float AVX registers */
 #define FR_MR 6  /* rows per micro-tile: 6 x 2 accumulators + 2 B + 1 A = 15 ymm */
 
-/* Floats needed to pack a K x N matrix: ceil(N / 16) panels of K x 16. */
-static inline size_t fr_packed_size(int K, int N) {
+/* Floats needed to pack a K x N matrix for the AVX2 kernel: ceil(N / 16) panels of K x 16. */
+static inline size_t fr_packed_size16(int K, int N) {
     return (size_t)((N + FR_NR - 1) / FR_NR) * FR_NR * (size_t)K;
 }
 
 /* Pack B (K x N; element (k, n) at B[k * rs + n * cs]) into 16-column panels:
  * out[p][k][0..15] = B[k][16 p + 0..15], zero beyond N. */
-static inline void fr_pack_b(int K, int N, const float *B, long rs, long cs, float *out) {
+static inline void fr_pack_b16(int K, int N, const float *B, long rs, long cs, float *out) {
     int p, k, j, n_panels = (N + FR_NR - 1) / FR_NR;
     for (p = 0; p < n_panels; p++) {
         float *panel = out + (size_t)p * K * FR_NR;
@@ -44,16 +49,25 @@ static inline void fr_pack_b(int K, int N, const float *B, long rs, long cs, flo
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #include <immintrin.h>
 #define FR_HAVE_PACKED_SGEMM 1
+#include "fastrnn_sgemm_avx512.h"
 
-static inline int fr_sgemm_packed_available(void) {
-    static int available = -1; /* benign race: every thread computes the same value */
-    if (available < 0) {
+static inline int fr_sgemm_isa(void) {
+    static int isa = -1; /* benign race: every thread computes the same value */
+    if (isa < 0) {
+        int v = 0;
         __builtin_cpu_init();
-        available = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                    getenv("FASTRNN_NO_PACKED_SGEMM") == NULL;
+        if (getenv("FASTRNN_NO_PACKED_SGEMM") == NULL) {
+            if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+                v = 1;
+            if (__builtin_cpu_supports("avx512f") && getenv("FASTRNN_NO_AVX512") == NULL)
+                v = 2;
+        }
+        isa = v;
     }
-    return available;
+    return isa;
 }
+
+static inline int fr_sgemm_packed_available(void) { return fr_sgemm_isa() > 0; }
 
 /* One micro-tile: rows a[0..m) (m <= 6) times one packed panel, n <= 16 valid columns.
  * beta is 0 (overwrite C) or 1 (add to C).  Written out by hand so that the twelve
@@ -122,12 +136,28 @@ __attribute__((target("avx2,fma"))) static void fr_sgemm_tile(
     }
 }
 
+/* Floats needed to pack a K x N matrix for fr_sgemm_packed on this CPU. */
+static inline size_t fr_packed_size(int K, int N) {
+    return fr_sgemm_isa() == 2 ? fr512_packed_size(K, N) : fr_packed_size16(K, N);
+}
+
+/* Pack B (K x N; element (k, n) at B[k * rs + n * cs]) for fr_sgemm_packed on this CPU. */
+static inline void fr_pack_b(int K, int N, const float *B, long rs, long cs, float *out) {
+    if (fr_sgemm_isa() == 2)
+        fr512_pack_b(K, N, B, rs, cs, out);
+    else
+        fr_pack_b16(K, N, B, rs, cs, out);
+}
+
 /* C (M x N, row stride ldc) = A (M x K, row stride lda) @ B  [+ C when beta == 1],
- * B packed by fr_pack_b.  Panels outermost so each K x 16 panel is reused by all rows
- * while it is in cache. */
-static inline void fr_sgemm_packed(int M, int N, int K, const float *A, int lda,
-                                   const float *packed, float *C, int ldc, int beta) {
+ * B packed by fr_pack_b.  AVX2: panels outermost so each K x 16 panel is reused by all
+ * rows while it is in cache.  Returns -1 (C untouched) if a buffer cannot be allocated. */
+static inline int fr_sgemm_packed(int M, int N, int K, const float *A, int lda,
+                                  const float *packed, float *C, int ldc, int beta) {
     int p, i, n_panels = (N + FR_NR - 1) / FR_NR;
+    if (fr_sgemm_isa() == 2)
+        return fr512_gemm(M, N, K, 1.0f, A, lda, 1, NULL, 0, 0, packed, beta ? 1.0f : 0.0f,
+                          C, ldc);
     for (p = 0; p < n_panels; p++) {
         const float *panel = packed + (size_t)p * K * FR_NR;
         int n0 = p * FR_NR, n = N - n0 < FR_NR ? N - n0 : FR_NR;
@@ -137,14 +167,40 @@ static inline void fr_sgemm_packed(int M, int N, int K, const float *A, int lda,
                           ldc, beta);
         }
     }
+    return 0;
+}
+
+/* C (M, N) = alpha op(A) @ op(B) + beta C, row-major like BLAS's row-major sgemm, on the
+ * AVX-512 path; returns -1 (C untouched) when that path is off or out of memory, and the
+ * caller then uses BLIS. */
+static inline int fr_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
+                           const float *A, int lda, const float *B, int ldb, float beta,
+                           float *C, int ldc) {
+    if (fr_sgemm_isa() != 2)
+        return -1;
+    return fr512_gemm(M, N, K, alpha, A, trans_a ? 1 : lda, trans_a ? lda : 1, B,
+                      trans_b ? 1 : ldb, trans_b ? ldb : 1, NULL, beta, C, ldc);
 }
 #else
 #define FR_HAVE_PACKED_SGEMM 0
+static inline int fr_sgemm_isa(void) { return 0; }
 static inline int fr_sgemm_packed_available(void) { return 0; }
-static inline void fr_sgemm_packed(int M, int N, int K, const float *A, int lda,
-                                   const float *packed, float *C, int ldc, int beta) {
+static inline size_t fr_packed_size(int K, int N) { return fr_packed_size16(K, N); }
+static inline void fr_pack_b(int K, int N, const float *B, long rs, long cs, float *out) {
+    fr_pack_b16(K, N, B, rs, cs, out);
+}
+static inline int fr_sgemm_packed(int M, int N, int K, const float *A, int lda,
+                                  const float *packed, float *C, int ldc, int beta) {
     (void)M; (void)N; (void)K; (void)A; (void)lda; (void)packed; (void)C; (void)ldc;
     (void)beta;
+    return -1;
+}
+static inline int fr_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
+                           const float *A, int lda, const float *B, int ldb, float beta,
+                           float *C, int ldc) {
+    (void)trans_a; (void)trans_b; (void)M; (void)N; (void)K; (void)alpha; (void)A;
+    (void)lda; (void)B; (void)ldb; (void)beta; (void)C; (void)ldc;
+    return -1;
 }
 #endif
 

@@ -63,11 +63,11 @@ from libc.string cimport memcpy
 from fastrnn._kernels._denormals cimport fr_ftz_enter, fr_ftz_exit
 from fastrnn._kernels._blas cimport (PackedWeights, gemm, gemm_packed, packed_free,
                                      packed_init)
-from fastrnn._kernels._gates cimport (gru_backward_row, gru_cho_backward_nz_row,
+from fastrnn._kernels._gates cimport (column_sums, gru_backward_row, gru_cho_backward_nz_row,
                                       gru_cho_backward_r_row, gru_cho_forward_n_row,
                                       gru_cho_forward_rz_row, gru_forward_row,
                                       gru_minimal_backward_row, gru_minimal_forward_row)
-from fastrnn._kernels._loops cimport (add_rows, chunk_start, column_sums, n_chunks_for,
+from fastrnn._kernels._loops cimport (add_rows, chunk_start, n_chunks_for,
                                       parameter_grads, prev_time_index, project_inputs,
                                       time_index, zero_row)
 
