@@ -49,6 +49,7 @@ def machine_info() -> dict:
         "fastrnn": fastrnn.__version__,
         "openmp": fastrnn.openmp_enabled(),
         "packed_sgemm": _info.packed_sgemm_enabled(),
+        "sgemm_backend": _info.sgemm_backend(),
         "blas": blas,
     }
     try:

@@ -4,7 +4,8 @@ For each cell and shape, float32, n threads for both libraries (2 and 1):
 ("lstm_proj" is an LSTM whose state is projected to P = H/4 units, torch's
 ``nn.LSTM(proj_size=H // 4)``; not in the default cell list)
 forward only and forward+backward (dX and every weight gradient), median wall time.
-Prints the CPU model, the BLAS, the sgemm rate at the per-step recurrent GEMM shape,
+Prints the CPU model, the BLAS, the machine's best sgemm rate at the per-step recurrent
+GEMM shape (fastrnn's own GEMM or MKL through torch, whichever is faster),
 each kernel's achieved GFLOP/s and its fraction of that rate, fastrnn's peak array memory,
 and the ratio PyTorch time / fastrnn time (> 1 means fastrnn is faster).
 Writes benchmarks/results/kernels.csv and kernels.json.
@@ -67,14 +68,16 @@ def gemm_flops(cell: str, I: int, H: int, B: int, T: int) -> tuple[float, float]
     return forward, 3.0 * forward
 
 
-def sgemm_rate(M: int, N: int, K: int, n_threads: int) -> float:
-    """GFLOP/s of the kernels' BLAS (BLIS) at the per-step recurrent GEMM shape.
+def sgemm_rate(M: int, N: int, K: int, n_threads: int, torch=None) -> tuple[float, str]:
+    """The machine's sgemm GFLOP/s at the per-step recurrent GEMM shape, and who ran it.
 
     Each kernel thread multiplies its own batch chunk of M / n_threads rows by W_hh^T
-    (N = G*H, K = H) on one BLAS thread, all threads at once; the machine rate for that
-    is the single-thread rate at the chunk shape times n_threads.
+    (N = G*H, K = H) on one thread, all threads at once; the machine rate for that is
+    the single-thread rate at the chunk shape times n_threads.  Measured with the
+    kernels' own GEMM (fastrnn_sgemm.h / BLIS, sgemm_backend()) and, when torch is
+    there, with MKL through torch.mm; the faster one is the reference.
     """
-    import blis.py
+    from fastrnn._kernels import _info, linalg
 
     rows = max(1, M // n_threads)
     rng = np.random.default_rng(0)
@@ -82,11 +85,28 @@ def sgemm_rate(M: int, N: int, K: int, n_threads: int) -> float:
     W = rng.standard_normal((N, K), dtype=np.float32)
     out = np.empty((rows, N), np.float32)
     reps = max(1, int(2e8 // (2 * rows * N * K)))
-    t = median_time(
-        lambda: [blis.py.gemm(A, W, trans2=True, out=out) for _ in range(reps)],
-        budget=0.5,
-    )
-    return 2.0 * rows * N * K * reps / t * n_threads / 1e9
+    candidates = {
+        f"fastrnn {_info.sgemm_backend()}": lambda: linalg.matmul_into(
+            False, True, A, W, np.float32(0), out, 1
+        )
+    }
+    if torch is not None:
+        tA, tW, tout = torch.from_numpy(A), torch.from_numpy(W), torch.from_numpy(out)
+        candidates["mkl (torch.mm)"] = lambda: torch.mm(tA, tW.T, out=tout)
+    best, who = 0.0, ""
+    saved = torch.get_num_threads() if torch is not None else None
+    if torch is not None:
+        torch.set_num_threads(1)
+    try:
+        for name, fn in candidates.items():
+            t = median_time(lambda: [fn() for _ in range(reps)], budget=0.5)
+            rate = 2.0 * rows * N * K * reps / t * n_threads / 1e9
+            if rate > best:
+                best, who = rate, name
+    finally:
+        if torch is not None:
+            torch.set_num_threads(saved)
+    return best, who
 
 
 def make_inputs(cell: str, I: int, H: int, B: int, T: int, rng) -> dict:
@@ -184,7 +204,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_torch:
         import torch
     meta = machine_info()
-    print(f"CPU: {meta['cpu']} ({meta['cpus']} CPUs)   BLAS: {'; '.join(meta['blas'])}")
+    print(
+        f"CPU: {meta['cpu']} ({meta['cpus']} CPUs)   kernels' float32 GEMM: "
+        f"{meta['sgemm_backend']}   NumPy BLAS: {'; '.join(meta['blas'])}"
+    )
     print(
         f"fastrnn {meta['fastrnn']} (OpenMP {meta['openmp']})   torch {meta['torch']}"
         "   float32, median wall time"
@@ -202,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
                 p = make_inputs(cell, I, H, B, T, rng)
                 ours = time_fastrnn(cell, p, n_threads)
                 flops_fwd, flops_fb = gemm_flops(cell, I, H, B, T)
-                peak = sgemm_rate(B, G * H, P, n_threads)
+                peak, peak_by = sgemm_rate(B, G * H, P, n_threads, torch)
                 row = {
                     "threads": n_threads,
                     "shape": shape,
@@ -219,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
                     "ratio_fwdbwd": "",
                     "gflops_fwdbwd": round(flops_fb / ours["fwd_bwd"] / 1e9, 1),
                     "sgemm_gflops": round(peak, 1),
+                    "sgemm_by": peak_by,
                     "frac_of_sgemm": round(flops_fb / ours["fwd_bwd"] / 1e9 / peak, 2),
                     "peak_mb": round(ours["peak_mb"], 1),
                 }
@@ -248,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
             "ratio_fwdbwd",
             "gflops_fwdbwd",
             "sgemm_gflops",
+            "sgemm_by",
             "frac_of_sgemm",
             "peak_mb",
         ],

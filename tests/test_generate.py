@@ -19,7 +19,7 @@ from fastrnn.data import Vocab
 from fastrnn.functional import CELLS
 from fastrnn.models import _fused_generate as fg
 from fastrnn.models.language_model import LanguageModel
-from fastrnn.models.sampling import sample_from_logits
+from fastrnn.models.sampling import libm_exp, sample_from_logits
 
 
 @pytest.fixture(autouse=True)
@@ -373,7 +373,7 @@ def numpy_probabilities(
         keep = np.ones(V, dtype=bool)
         if 0 < k < V:
             keep = row >= np.partition(row, V - k)[V - k]
-        p = np.where(keep, np.exp(row - row[keep].max()), 0.0)
+        p = np.where(keep, libm_exp(row - row[keep].max()), 0.0)
         p /= p.sum()
         if top_p < 1.0:
             order = np.lexsort((np.arange(V), -p))

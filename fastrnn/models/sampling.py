@@ -10,6 +10,7 @@ For one row of logits ``z`` (V,) and one uniform ``u`` in [0, 1):
 2. ``z = z / temperature`` in float64.
 3. top-k (``0 < k < V``): keep entries ``>= `` the k-th largest value (ties kept).
 4. ``p = exp(z - max z)`` over kept entries (0 elsewhere), normalised by its sum.
+   ``exp`` is the C library's (:func:`libm_exp`), not ``np.exp``.
 5. top-p (``0 < p_top < 1``): sort kept tokens by probability, descending, ties by
    smaller id first; keep the shortest prefix whose cumulative probability reaches
    ``p_top`` (at least one token); others get probability 0.
@@ -18,10 +19,22 @@ For one row of logits ``z`` (V,) and one uniform ``u`` in [0, 1):
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["check_sampling_args", "sample_from_logits"]
+__all__ = ["check_sampling_args", "libm_exp", "sample_from_logits"]
+
+
+def libm_exp(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """exp of a float64 vector with the C library's ``exp``, element by element.
+
+    The fused generator calls the C library's exp; ``np.exp`` picks a SIMD version by CPU
+    (on AVX-512 CPUs its float64 exp differs from the C library's in the last bit), and
+    the sampling rule has to give the same bits as the kernel on every CPU.
+    """
+    return np.fromiter(map(math.exp, x.tolist()), dtype=np.float64, count=x.size)
 
 
 def check_sampling_args(
@@ -78,7 +91,7 @@ def sample_from_logits(
         if 0 < k < V:
             kth = np.partition(row, V - k)[V - k]
             keep = row >= kth
-        p = np.where(keep, np.exp(row - row[keep].max()), 0.0)
+        p = np.where(keep, libm_exp(row - row[keep].max()), 0.0)
         p /= p.sum()
         if top_p_ < 1.0:
             order = np.lexsort((np.arange(V), -p))  # by -p, then by id
