@@ -29,6 +29,7 @@ and leave its state unchanged, so ``h_n`` is the state at its last valid step.  
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -58,6 +59,28 @@ GATE_NAMES: dict[str, tuple[str, ...]] = {
 GATE_COUNT: dict[str, int] = {c: max(1, len(g)) for c, g in GATE_NAMES.items()}
 CELLS: tuple[str, ...] = tuple(GATE_NAMES)
 _GRU_VARIANT = {"gru": 0, "gru_cho": 1, "gru_minimal": 2}
+
+# Scratch arrays of backward (pre-activation gradients, saved states: several MB a call)
+# are kept per thread and reused: freshly allocated, every call page-faulted them in
+# again, which cost a fifth of a small LSTM's backward (benchmarks/README.md).
+_scratch = threading.local()
+
+
+def _workspace(name: str, shape: tuple[int, ...], dtype) -> Array:
+    """An uninitialised scratch array, reused between calls on this thread."""
+    n = int(np.prod(shape))
+    buffers = getattr(_scratch, "buffers", None)
+    if buffers is None:
+        buffers = _scratch.buffers = {}
+    buf = buffers.get((name, np.dtype(dtype)))
+    if buf is None or buf.size < n:
+        buf = buffers[(name, np.dtype(dtype))] = np.empty(n, dtype)
+    return buf[:n].reshape(shape)
+
+
+def clear_workspace() -> None:
+    """Release this thread's scratch arrays (they are kept for the next backward call)."""
+    _scratch.buffers = {}
 
 
 @dataclass(frozen=True, eq=False)
@@ -431,8 +454,8 @@ def backward(
     db_ih = np.empty(G * H, dtype)
     db_hh = np.empty(G * H, dtype)
     dc0 = dw_peep = dW_hr = None
-    dA = np.empty((T, B, G * H), dtype)
-    Hprev = np.empty((T, B, P), dtype)
+    dA = _workspace("dA", (T, B, G * H), dtype)
+    Hprev = _workspace("Hprev", (T, B, P), dtype)
     dH = np.zeros((T, B, P) if return_dH else (0, 0, 0), dtype)
     kernel = load_kernel(cell)
     if cell.startswith("rnn"):
@@ -451,7 +474,7 @@ def backward(
         W_hr = state.W_hr if projected else np.zeros((0, 0), dtype)
         M = state.M if projected else np.zeros((0, 0, 0), dtype)
         dW_hr_buf = np.empty(W_hr.shape, dtype)
-        dHt = np.empty((T, B, P) if projected else (0, 0, 0), dtype)
+        dHt = _workspace("dHt", (T, B, P) if projected else (0, 0, 0), dtype)
         # fmt: off
         kernel.lstm_backward(
             state.X, state.h0, state.c0, state.W_ih, state.W_hh, w_peep, peephole,
@@ -464,8 +487,8 @@ def backward(
         if projected:
             dW_hr = dW_hr_buf
     else:
-        dA_hh = np.empty((T, B, G * H), dtype)
-        RH = np.empty((T, B, H), dtype)
+        dA_hh = _workspace("dA_hh", (T, B, G * H), dtype)
+        RH = _workspace("RH", (T, B, H), dtype)
         # fmt: off
         kernel.gru_backward(
             state.X, state.h0, state.W_ih, state.W_hh, state.lengths, state.reverse,

@@ -336,3 +336,62 @@ def test_every_sgemm_backend_gives_the_same_results(tmp_path):
                 atol=1e-5,
                 err_msg=f"{key}: default ({results['default']['backend']}) vs {name}",
             )
+
+
+# ---------------------------------------------------------------- LSTM units split
+# lstm.pyx splits the hidden units over threads (one barrier per step) instead of the
+# batch when W_hh is large; FASTRNN_SPLIT=units forces it at test sizes.
+
+
+@pytest.mark.parametrize("cell", ["lstm", "lstm_peephole"])
+@pytest.mark.parametrize("lengths", [None, "random"])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("H", [4, 7, 37])  # two, three and odd units per thread
+def test_units_split_matches_reference(
+    cell, lengths, reverse, dtype, H, rng, monkeypatch
+):
+    from fastrnn._kernels import lstm
+
+    monkeypatch.setenv("FASTRNN_SPLIT", "units")
+    assert lstm.split_for(2, H, H, False, 4) == "units"
+    case = make_case(cell, T=6, B=5, I=3, H=H, rng=rng, dtype=dtype, lengths=lengths)
+    check_against_reference(cell, case, reverse, 2, dtype, rng)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "lstm_peephole"])
+def test_units_split_equals_batch_split(cell, rng, monkeypatch):
+    """Both splits compute each entry in the same order except the peephole gradient
+    sums; dH (tracing) and every gradient agree, and repeated runs are identical."""
+    case = make_case(cell, T=8, B=6, I=3, H=9, rng=rng, lengths="random")
+    R = loss_weights(cell, 8, 6, 9, rng)
+    results = {}
+    for split in ("batch", "units", "units"):
+        monkeypatch.setenv("FASTRNN_SPLIT", split)
+        Y, h_n, c_n, state = run_kernel(cell, case, reverse=True, n_threads=2)
+        grads = F.backward(state, R["dY"], R["dh_n"], R["dc_n"], return_dH=True)
+        got = {"Y": Y, "h_n": h_n, "c_n": c_n, **grads.as_dict()}
+        if split in results:  # the repeat: bit for bit
+            for key, value in got.items():
+                np.testing.assert_array_equal(value, results[split][key], err_msg=key)
+        results[split] = got
+    for key, value in results["batch"].items():
+        assert_allclose(results["units"][key], value, rtol=1e-12, atol=1e-12, err_msg=key)
+
+
+def test_split_choice(monkeypatch):
+    from fastrnn._kernels import lstm
+
+    monkeypatch.delenv("FASTRNN_SPLIT", raising=False)
+    big = 1024  # 4H x H floats = 16 MB
+    assert lstm.split_for(2, big, big, False, 4) == "units"
+    assert lstm.split_for(2, 128, 128, False, 4) == "batch"  # W_hh fits in L2
+    assert lstm.split_for(1, big, big, False, 4) == "batch"  # one thread
+    assert lstm.split_for(2, big, big // 4, True, 4) == "batch"  # projection
+    monkeypatch.setenv("FASTRNN_SPLIT", "batch")
+    assert lstm.split_for(2, big, big, False, 4) == "batch"
+    monkeypatch.setenv("FASTRNN_SPLIT", "units")
+    assert lstm.split_for(2, 3, 3, False, 4) == "batch"  # fewer than 2 units a thread
+    monkeypatch.setenv("FASTRNN_SPLIT", "unit")
+    with pytest.raises(ValueError, match="expected FASTRNN_SPLIT"):
+        lstm.split_for(2, big, big, False, 4)

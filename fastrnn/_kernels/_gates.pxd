@@ -26,6 +26,10 @@ cdef extern from "fastrnn_gates.h" nogil:
     void fr_column_sums_d(const double* A, double* out, int R, int N, int lo, int hi) noexcept
     void fr_rnn_forward_row_d(int H, int relu, double* y, const double* z, double* h) noexcept
     void fr_rnn_backward_row_d(int H, int relu, const double* y, const double* dy, const double* dh, double* da) noexcept
+    void fr_lstm_forward_units_f(int n, int gs, int zs, const float* wp, float* g, const float* z, float* c, float* h, float* y, float* c_out) noexcept
+    void fr_lstm_forward_units_d(int n, int gs, int zs, const double* wp, double* g, const double* z, double* c, double* h, double* y, double* c_out) noexcept
+    void fr_lstm_backward_units_f(int n, int gs, const float* wp, const float* g, const float* c_t, const float* c_prev, const float* dy, const float* dh, float* dc, float* da, float* dwp) noexcept
+    void fr_lstm_backward_units_d(int n, int gs, const double* wp, const double* g, const double* c_t, const double* c_prev, const double* dy, const double* dh, double* dc, double* da, double* dwp) noexcept
     void fr_lstm_forward_row_d(int H, const double* wp, double* g, const double* z, double* c, double* h, double* y, double* c_out) noexcept
     void fr_lstm_backward_row_d(int H, const double* wp, const double* g, const double* c_t, const double* c_prev, const double* dy, const double* dh, double* dc, double* da, double* dwp) noexcept
     void fr_gru_forward_row_d(int H, double* a, const double* s, const double* b_hn, double* aux, double* h, double* y) noexcept
@@ -117,3 +121,18 @@ cdef inline void column_sums(const floating* A, floating* out, int R, int N, int
         fr_column_sums_f(A, out, R, N, lo, hi)
     else:
         fr_column_sums_d(A, out, R, N, lo, hi)
+
+
+cdef inline void lstm_forward_units(int n, int gs, int zs, const floating* wp, floating* g, const floating* z, floating* c, floating* h, floating* y, floating* c_out) noexcept nogil:
+    """Steps 1b-4 for n units of a row; gate blocks gs apart in g/wp, zs apart in z."""
+    if floating is float:
+        fr_lstm_forward_units_f(n, gs, zs, wp, g, z, c, h, y, c_out)
+    else:
+        fr_lstm_forward_units_d(n, gs, zs, wp, g, z, c, h, y, c_out)
+
+cdef inline void lstm_backward_units(int n, int gs, const floating* wp, const floating* g, const floating* c_t, const floating* c_prev, const floating* dy, const floating* dh, floating* dc, floating* da, floating* dwp) noexcept nogil:
+    """Steps 4-2 backward for n units of a row; gate blocks gs apart."""
+    if floating is float:
+        fr_lstm_backward_units_f(n, gs, wp, g, c_t, c_prev, dy, dh, dc, da, dwp)
+    else:
+        fr_lstm_backward_units_d(n, gs, wp, g, c_t, c_prev, dy, dh, dc, da, dwp)

@@ -42,11 +42,14 @@ FR_ROW void FR_NAME(fr_rnn_backward_row)(
 
 /* ---------------------------------------------------------------- LSTM (i, f, g, o) */
 
+/* Gate block k of unit j sits at g[k * gs + j] and z[k * zs + j], peephole k at
+ * wp[k * ws + j]: a whole row has every stride H; a slice of units (the units-split time
+ * loop, lstm.pyx) keeps the row's stride H in g and wp and its own in z. */
 FR_ALWAYS_INLINE void FR_NAME(fr_lstm_forward_row_impl)(
-    int H, const int peephole,
-    FR_REAL *FR_RESTRICT g,             /* IN-OUT (4H): a from 1a -> i, f, g, o */
-    const FR_REAL *FR_RESTRICT z,       /* IN (4H): W_hh h_prev */
-    const FR_REAL *FR_RESTRICT wp,      /* IN (3H): peepholes p_i, p_f, p_o */
+    int H, const int peephole, int gs, int zs, int ws,
+    FR_REAL *FR_RESTRICT g,             /* IN-OUT (4 blocks): a from 1a -> i, f, g, o */
+    const FR_REAL *FR_RESTRICT z,       /* IN (4 blocks): W_hh h_prev */
+    const FR_REAL *FR_RESTRICT wp,      /* IN (3 blocks): peepholes p_i, p_f, p_o */
     FR_REAL *FR_RESTRICT c,             /* IN-OUT (H): c_prev -> c_t */
     FR_REAL *FR_RESTRICT h,             /* OUT (H): state h_t */
     FR_REAL *FR_RESTRICT y,             /* OUT (H): output h_t */
@@ -55,13 +58,13 @@ FR_ALWAYS_INLINE void FR_NAME(fr_lstm_forward_row_impl)(
     int j;
     for (j = 0; j < H; j++) {
         /* 1b: a += W_hh h_prev */
-        FR_REAL ai = g[j] + z[j], af = g[H + j] + z[H + j];
-        FR_REAL ag = g[2 * H + j] + z[2 * H + j], ao = g[3 * H + j] + z[3 * H + j];
+        FR_REAL ai = g[j] + z[j], af = g[gs + j] + z[zs + j];
+        FR_REAL ag = g[2 * gs + j] + z[2 * zs + j], ao = g[3 * gs + j] + z[3 * zs + j];
         FR_REAL cp = c[j], vi, vf, vg, vo, ct, ht;
         /* 2: i, f (peepholes see c_prev), g */
         if (peephole) {
             ai += wp[j] * cp;
-            af += wp[H + j] * cp;
+            af += wp[ws + j] * cp;
         }
         vi = FR_SIGMOID(ai);
         vf = FR_SIGMOID(af);
@@ -70,13 +73,13 @@ FR_ALWAYS_INLINE void FR_NAME(fr_lstm_forward_row_impl)(
         ct = vf * cp + vi * vg;
         /* 4: o (peephole sees c_t), h_t = o tanh(c_t) */
         if (peephole)
-            ao += wp[2 * H + j] * ct;
+            ao += wp[2 * ws + j] * ct;
         vo = FR_SIGMOID(ao);
         ht = vo * FR_TANH(ct);
         g[j] = vi;
-        g[H + j] = vf;
-        g[2 * H + j] = vg;
-        g[3 * H + j] = vo;
+        g[gs + j] = vf;
+        g[2 * gs + j] = vg;
+        g[3 * gs + j] = vo;
         c[j] = ct;
         c_out[j] = ct;
         h[j] = ht;
@@ -90,26 +93,39 @@ FR_ROW void FR_NAME(fr_lstm_forward_row)(
     FR_REAL *y, FR_REAL *c_out)
 {
     if (wp)
-        FR_NAME(fr_lstm_forward_row_impl)(H, 1, g, z, wp, c, h, y, c_out);
+        FR_NAME(fr_lstm_forward_row_impl)(H, 1, H, H, H, g, z, wp, c, h, y, c_out);
     else
-        FR_NAME(fr_lstm_forward_row_impl)(H, 0, g, z, wp, c, h, y, c_out);
+        FR_NAME(fr_lstm_forward_row_impl)(H, 0, H, H, H, g, z, wp, c, h, y, c_out);
 }
 
+/* Steps 1b-4 for n units of one row: gate blocks gs apart in g and wp, zs apart in z. */
+FR_ROW void FR_NAME(fr_lstm_forward_units)(
+    int n, int gs, int zs, const FR_REAL *wp, FR_REAL *g, const FR_REAL *z, FR_REAL *c,
+    FR_REAL *h, FR_REAL *y, FR_REAL *c_out)
+{
+    if (wp)
+        FR_NAME(fr_lstm_forward_row_impl)(n, 1, gs, zs, gs, g, z, wp, c, h, y, c_out);
+    else
+        FR_NAME(fr_lstm_forward_row_impl)(n, 0, gs, zs, gs, g, z, wp, c, h, y, c_out);
+}
+
+/* Gate block k of unit j at g[k * gs + j], da[k * gs + j]; peephole k at wp[k * gs + j]
+ * and dwp[k * gs + j] (gs = H for a whole row; a slice of units keeps the row's H). */
 FR_ALWAYS_INLINE void FR_NAME(fr_lstm_backward_row_impl)(
-    int H, const int peephole,
-    const FR_REAL *FR_RESTRICT g,       /* IN (4H): i, f, g, o at time t */
+    int H, const int peephole, int gs,
+    const FR_REAL *FR_RESTRICT g,       /* IN (4 blocks): i, f, g, o at time t */
     const FR_REAL *FR_RESTRICT c_t,     /* IN (H) */
     const FR_REAL *FR_RESTRICT c_prev,  /* IN (H) */
     const FR_REAL *FR_RESTRICT dy,      /* IN (H): dY_t */
-    const FR_REAL *FR_RESTRICT wp,      /* IN (3H) */
+    const FR_REAL *FR_RESTRICT wp,      /* IN (3 blocks) */
     const FR_REAL *FR_RESTRICT dh,      /* IN (H): dh carried from step t+1 */
     FR_REAL *FR_RESTRICT dc,            /* IN-OUT (H): dc carried -> dc_prev */
-    FR_REAL *FR_RESTRICT da,            /* OUT (4H): pre-activation gradients */
-    FR_REAL *FR_RESTRICT dwp)           /* IN-OUT (3H): peephole gradient sums */
+    FR_REAL *FR_RESTRICT da,            /* OUT (4 blocks): pre-activation gradients */
+    FR_REAL *FR_RESTRICT dwp)           /* IN-OUT (3 blocks): peephole gradient sums */
 {
     int j;
     for (j = 0; j < H; j++) {
-        FR_REAL vi = g[j], vf = g[H + j], vg = g[2 * H + j], vo = g[3 * H + j];
+        FR_REAL vi = g[j], vf = g[gs + j], vg = g[2 * gs + j], vo = g[3 * gs + j];
         FR_REAL cp = c_prev[j], tc = FR_TANH(c_t[j]);
         /* 4: dh_t = dh + dY_t; da_o */
         FR_REAL dht = dh[j] + dy[j];
@@ -118,23 +134,23 @@ FR_ALWAYS_INLINE void FR_NAME(fr_lstm_backward_row_impl)(
         FR_REAL dct = dc[j] + dht * vo * (1 - tc * tc);
         FR_REAL dai, daf, dag;
         if (peephole)
-            dct += wp[2 * H + j] * dao;
+            dct += wp[2 * gs + j] * dao;
         /* 2: da_i, da_f, da_g; dc_prev */
         dai = dct * vg * vi * (1 - vi);
         daf = dct * cp * vf * (1 - vf);
         dag = dct * vi * (1 - vg * vg);
         if (peephole) {
-            dc[j] = dct * vf + wp[j] * dai + wp[H + j] * daf;
+            dc[j] = dct * vf + wp[j] * dai + wp[gs + j] * daf;
             dwp[j] += dai * cp;
-            dwp[H + j] += daf * cp;
-            dwp[2 * H + j] += dao * c_t[j];
+            dwp[gs + j] += daf * cp;
+            dwp[2 * gs + j] += dao * c_t[j];
         } else {
             dc[j] = dct * vf;
         }
         da[j] = dai;
-        da[H + j] = daf;
-        da[2 * H + j] = dag;
-        da[3 * H + j] = dao;
+        da[gs + j] = daf;
+        da[2 * gs + j] = dag;
+        da[3 * gs + j] = dao;
     }
 }
 
@@ -145,9 +161,21 @@ FR_ROW void FR_NAME(fr_lstm_backward_row)(
     FR_REAL *da, FR_REAL *dwp)
 {
     if (wp)
-        FR_NAME(fr_lstm_backward_row_impl)(H, 1, g, c_t, c_prev, dy, wp, dh, dc, da, dwp);
+        FR_NAME(fr_lstm_backward_row_impl)(H, 1, H, g, c_t, c_prev, dy, wp, dh, dc, da, dwp);
     else
-        FR_NAME(fr_lstm_backward_row_impl)(H, 0, g, c_t, c_prev, dy, wp, dh, dc, da, dwp);
+        FR_NAME(fr_lstm_backward_row_impl)(H, 0, H, g, c_t, c_prev, dy, wp, dh, dc, da, dwp);
+}
+
+/* Steps 4-2 backward for n units of one row, gate blocks gs apart in g, da, wp, dwp. */
+FR_ROW void FR_NAME(fr_lstm_backward_units)(
+    int n, int gs, const FR_REAL *wp, const FR_REAL *g, const FR_REAL *c_t,
+    const FR_REAL *c_prev, const FR_REAL *dy, const FR_REAL *dh, FR_REAL *dc,
+    FR_REAL *da, FR_REAL *dwp)
+{
+    if (wp)
+        FR_NAME(fr_lstm_backward_row_impl)(n, 1, gs, g, c_t, c_prev, dy, wp, dh, dc, da, dwp);
+    else
+        FR_NAME(fr_lstm_backward_row_impl)(n, 0, gs, g, c_t, c_prev, dy, wp, dh, dc, da, dwp);
 }
 
 /* ---------------------------------------------------------------- GRU (r, z, n) */
