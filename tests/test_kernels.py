@@ -338,12 +338,14 @@ def test_every_sgemm_backend_gives_the_same_results(tmp_path):
             )
 
 
-# ---------------------------------------------------------------- LSTM units split
-# lstm.pyx splits the hidden units over threads (one barrier per step) instead of the
-# batch when W_hh is large; FASTRNN_SPLIT=units forces it at test sizes.
+# ---------------------------------------------------------------- units split
+# lstm.pyx and gru.pyx (PyTorch form) split the hidden units over threads (one barrier
+# per step) instead of the batch when W_hh is large (_split.py); FASTRNN_SPLIT=units
+# forces it at test sizes.
+UNITS_CELLS = ["lstm", "lstm_peephole", "gru"]
 
 
-@pytest.mark.parametrize("cell", ["lstm", "lstm_peephole"])
+@pytest.mark.parametrize("cell", UNITS_CELLS)
 @pytest.mark.parametrize("lengths", [None, "random"])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -351,15 +353,15 @@ def test_every_sgemm_backend_gives_the_same_results(tmp_path):
 def test_units_split_matches_reference(
     cell, lengths, reverse, dtype, H, rng, monkeypatch
 ):
-    from fastrnn._kernels import lstm
+    from fastrnn._kernels._split import split_for
 
     monkeypatch.setenv("FASTRNN_SPLIT", "units")
-    assert lstm.split_for(2, H, H, False, 4) == "units"
+    assert split_for(2, H, 4 * H * H * 8, True) == "units"
     case = make_case(cell, T=6, B=5, I=3, H=H, rng=rng, dtype=dtype, lengths=lengths)
     check_against_reference(cell, case, reverse, 2, dtype, rng)
 
 
-@pytest.mark.parametrize("cell", ["lstm", "lstm_peephole"])
+@pytest.mark.parametrize("cell", UNITS_CELLS)
 def test_units_split_equals_batch_split(cell, rng, monkeypatch):
     """Both splits compute each entry in the same order except the peephole gradient
     sums; dH (tracing) and every gradient agree, and repeated runs are identical."""
@@ -371,6 +373,7 @@ def test_units_split_equals_batch_split(cell, rng, monkeypatch):
         Y, h_n, c_n, state = run_kernel(cell, case, reverse=True, n_threads=2)
         grads = F.backward(state, R["dY"], R["dh_n"], R["dc_n"], return_dH=True)
         got = {"Y": Y, "h_n": h_n, "c_n": c_n, **grads.as_dict()}
+        got = {k: v for k, v in got.items() if v is not None}
         if split in results:  # the repeat: bit for bit
             for key, value in got.items():
                 np.testing.assert_array_equal(value, results[split][key], err_msg=key)
@@ -380,18 +383,19 @@ def test_units_split_equals_batch_split(cell, rng, monkeypatch):
 
 
 def test_split_choice(monkeypatch):
-    from fastrnn._kernels import lstm
+    from fastrnn._kernels._split import UNITS_SPLIT_BYTES, split_for
 
     monkeypatch.delenv("FASTRNN_SPLIT", raising=False)
-    big = 1024  # 4H x H floats = 16 MB
-    assert lstm.split_for(2, big, big, False, 4) == "units"
-    assert lstm.split_for(2, 128, 128, False, 4) == "batch"  # W_hh fits in L2
-    assert lstm.split_for(1, big, big, False, 4) == "batch"  # one thread
-    assert lstm.split_for(2, big, big // 4, True, 4) == "batch"  # projection
+    big = UNITS_SPLIT_BYTES
+    assert split_for(2, 1024, big, True) == "units"
+    assert split_for(2, 128, big - 1, True) == "batch"  # W_hh fits in L2
+    assert split_for(1, 1024, big, True) == "batch"  # one thread
+    assert split_for(2, 1024, big, False) == "batch"  # no units loop (projection...)
     monkeypatch.setenv("FASTRNN_SPLIT", "batch")
-    assert lstm.split_for(2, big, big, False, 4) == "batch"
+    assert split_for(2, 1024, big, True) == "batch"
     monkeypatch.setenv("FASTRNN_SPLIT", "units")
-    assert lstm.split_for(2, 3, 3, False, 4) == "batch"  # fewer than 2 units a thread
+    assert split_for(2, 3, 0, True) == "batch"  # fewer than 2 units a thread
+    assert split_for(2, 4, 0, True) == "units"
     monkeypatch.setenv("FASTRNN_SPLIT", "unit")
     with pytest.raises(ValueError, match="expected FASTRNN_SPLIT"):
-        lstm.split_for(2, big, big, False, 4)
+        split_for(2, 1024, big, True)

@@ -30,6 +30,10 @@ cdef extern from "fastrnn_gates.h" nogil:
     void fr_lstm_forward_units_d(int n, int gs, int zs, const double* wp, double* g, const double* z, double* c, double* h, double* y, double* c_out) noexcept
     void fr_lstm_backward_units_f(int n, int gs, const float* wp, const float* g, const float* c_t, const float* c_prev, const float* dy, const float* dh, float* dc, float* da, float* dwp) noexcept
     void fr_lstm_backward_units_d(int n, int gs, const double* wp, const double* g, const double* c_t, const double* c_prev, const double* dy, const double* dh, double* dc, double* da, double* dwp) noexcept
+    void fr_gru_forward_units_f(int n, int gs, int ss, float* a, const float* s, const float* b_hn, float* aux, float* h, float* y) noexcept
+    void fr_gru_forward_units_d(int n, int gs, int ss, double* a, const double* s, const double* b_hn, double* aux, double* h, double* y) noexcept
+    void fr_gru_backward_units_f(int n, int gs, const float* g, const float* aux, const float* dy, const float* hp, float* dh, float* da, float* dd) noexcept
+    void fr_gru_backward_units_d(int n, int gs, const double* g, const double* aux, const double* dy, const double* hp, double* dh, double* da, double* dd) noexcept
     void fr_lstm_forward_row_d(int H, const double* wp, double* g, const double* z, double* c, double* h, double* y, double* c_out) noexcept
     void fr_lstm_backward_row_d(int H, const double* wp, const double* g, const double* c_t, const double* c_prev, const double* dy, const double* dh, double* dc, double* da, double* dwp) noexcept
     void fr_gru_forward_row_d(int H, double* a, const double* s, const double* b_hn, double* aux, double* h, double* y) noexcept
@@ -136,3 +140,18 @@ cdef inline void lstm_backward_units(int n, int gs, const floating* wp, const fl
         fr_lstm_backward_units_f(n, gs, wp, g, c_t, c_prev, dy, dh, dc, da, dwp)
     else:
         fr_lstm_backward_units_d(n, gs, wp, g, c_t, c_prev, dy, dh, dc, da, dwp)
+
+
+cdef inline void gru_forward_units(int n, int gs, int ss, floating* a, const floating* s, const floating* b_hn, floating* aux, floating* h, floating* y) noexcept nogil:
+    """PyTorch-form GRU steps 1c-2 for n units of a row; gate blocks gs apart in a, ss in s."""
+    if floating is float:
+        fr_gru_forward_units_f(n, gs, ss, a, s, b_hn, aux, h, y)
+    else:
+        fr_gru_forward_units_d(n, gs, ss, a, s, b_hn, aux, h, y)
+
+cdef inline void gru_backward_units(int n, int gs, const floating* g, const floating* aux, const floating* dy, const floating* hp, floating* dh, floating* da, floating* dd) noexcept nogil:
+    """PyTorch-form GRU steps 2-1c backward for n units of a row; gate blocks gs apart."""
+    if floating is float:
+        fr_gru_backward_units_f(n, gs, g, aux, dy, hp, dh, da, dd)
+    else:
+        fr_gru_backward_units_d(n, gs, g, aux, dy, hp, dh, da, dd)

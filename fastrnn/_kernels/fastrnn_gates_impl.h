@@ -180,11 +180,12 @@ FR_ROW void FR_NAME(fr_lstm_backward_units)(
 
 /* ---------------------------------------------------------------- GRU (r, z, n) */
 
-/* PyTorch form, 1c-2: r, z; n = tanh(a_n + r (W_hn h_prev + b_hn)); h_t. */
-FR_ROW void FR_NAME(fr_gru_forward_row)(
-    int H,
-    FR_REAL *FR_RESTRICT a,             /* IN-OUT (3H): a from 1a -> r, z, n */
-    const FR_REAL *FR_RESTRICT s,       /* IN (3H): W_hh h_prev */
+/* PyTorch form, 1c-2: r, z; n = tanh(a_n + r (W_hn h_prev + b_hn)); h_t.  Gate block k
+ * of unit j at a[k * gs + j] and s[k * ss + j] (a whole row: gs = ss = H). */
+FR_ALWAYS_INLINE void FR_NAME(fr_gru_forward_impl)(
+    int H, int gs, int ss,
+    FR_REAL *FR_RESTRICT a,             /* IN-OUT (3 blocks): a from 1a -> r, z, n */
+    const FR_REAL *FR_RESTRICT s,       /* IN (3 blocks): W_hh h_prev */
     const FR_REAL *FR_RESTRICT b_hn,    /* IN (H) */
     FR_REAL *FR_RESTRICT aux,           /* OUT (H): W_hn h_prev + b_hn */
     FR_REAL *FR_RESTRICT h,             /* IN-OUT (H): h_prev -> h_t */
@@ -194,13 +195,13 @@ FR_ROW void FR_NAME(fr_gru_forward_row)(
     for (j = 0; j < H; j++) {
         /* 1c: r, z */
         FR_REAL rg = FR_SIGMOID(a[j] + s[j]);
-        FR_REAL zg = FR_SIGMOID(a[H + j] + s[H + j]);
+        FR_REAL zg = FR_SIGMOID(a[gs + j] + s[ss + j]);
         /* 1d: n = tanh(a_n + r * (W_hn h_prev + b_hn)) */
-        FR_REAL hn = s[2 * H + j] + b_hn[j];
-        FR_REAL ng = FR_TANH(a[2 * H + j] + rg * hn);
+        FR_REAL hn = s[2 * ss + j] + b_hn[j];
+        FR_REAL ng = FR_TANH(a[2 * gs + j] + rg * hn);
         a[j] = rg;
-        a[H + j] = zg;
-        a[2 * H + j] = ng;
+        a[gs + j] = zg;
+        a[2 * gs + j] = ng;
         aux[j] = hn;
         /* 2: h_t = (1 - z) n + z h_prev */
         ng = ng + zg * (h[j] - ng);
@@ -209,20 +210,36 @@ FR_ROW void FR_NAME(fr_gru_forward_row)(
     }
 }
 
-/* PyTorch form backward, 2-1c: dA_ih = [da_r, da_z, da_n], dA_hh = [.., .., da_n r]. */
-FR_ROW void FR_NAME(fr_gru_backward_row)(
-    int H,
-    const FR_REAL *FR_RESTRICT g,       /* IN (3H): r, z, n */
+FR_ROW void FR_NAME(fr_gru_forward_row)(
+    int H, FR_REAL *a, const FR_REAL *s, const FR_REAL *b_hn, FR_REAL *aux, FR_REAL *h,
+    FR_REAL *y)
+{
+    FR_NAME(fr_gru_forward_impl)(H, H, H, a, s, b_hn, aux, h, y);
+}
+
+/* The same for n units of a row (the units-split time loop, gru.pyx). */
+FR_ROW void FR_NAME(fr_gru_forward_units)(
+    int n, int gs, int ss, FR_REAL *a, const FR_REAL *s, const FR_REAL *b_hn, FR_REAL *aux,
+    FR_REAL *h, FR_REAL *y)
+{
+    FR_NAME(fr_gru_forward_impl)(n, gs, ss, a, s, b_hn, aux, h, y);
+}
+
+/* PyTorch form backward, 2-1c: dA_ih = [da_r, da_z, da_n], dA_hh = [.., .., da_n r].
+ * Gate block k of unit j at g[k * gs + j], da[k * gs + j], dd[k * gs + j]. */
+FR_ALWAYS_INLINE void FR_NAME(fr_gru_backward_impl)(
+    int H, int gs,
+    const FR_REAL *FR_RESTRICT g,       /* IN (3 blocks): r, z, n */
     const FR_REAL *FR_RESTRICT aux,     /* IN (H): W_hn h_prev + b_hn */
     const FR_REAL *FR_RESTRICT dy,      /* IN (H) */
     const FR_REAL *FR_RESTRICT hp,      /* IN (H): h_prev */
     FR_REAL *FR_RESTRICT dh,            /* IN-OUT (H): dh -> dh_tot z (1b adds the rest) */
-    FR_REAL *FR_RESTRICT da,            /* OUT (3H) */
-    FR_REAL *FR_RESTRICT dd)            /* OUT (3H) */
+    FR_REAL *FR_RESTRICT da,            /* OUT (3 blocks) */
+    FR_REAL *FR_RESTRICT dd)            /* OUT (3 blocks) */
 {
     int j;
     for (j = 0; j < H; j++) {
-        FR_REAL rg = g[j], zg = g[H + j], ng = g[2 * H + j];
+        FR_REAL rg = g[j], zg = g[gs + j], ng = g[2 * gs + j];
         /* 2: dh_tot = dY_t + dh */
         FR_REAL dht = dh[j] + dy[j];
         /* 1d: da_n = dn (1 - n^2); dr = da_n aux */
@@ -231,13 +248,28 @@ FR_ROW void FR_NAME(fr_gru_backward_row)(
         FR_REAL dar = dan * aux[j] * rg * (1 - rg);
         FR_REAL daz = dht * (hp[j] - ng) * zg * (1 - zg);
         da[j] = dar;
-        da[H + j] = daz;
-        da[2 * H + j] = dan;
+        da[gs + j] = daz;
+        da[2 * gs + j] = dan;
         dd[j] = dar;
-        dd[H + j] = daz;
-        dd[2 * H + j] = dan * rg;
+        dd[gs + j] = daz;
+        dd[2 * gs + j] = dan * rg;
         dh[j] = dht * zg;
     }
+}
+
+FR_ROW void FR_NAME(fr_gru_backward_row)(
+    int H, const FR_REAL *g, const FR_REAL *aux, const FR_REAL *dy, const FR_REAL *hp,
+    FR_REAL *dh, FR_REAL *da, FR_REAL *dd)
+{
+    FR_NAME(fr_gru_backward_impl)(H, H, g, aux, dy, hp, dh, da, dd);
+}
+
+/* The same for n units of a row, gate blocks gs apart in g, da and dd. */
+FR_ROW void FR_NAME(fr_gru_backward_units)(
+    int n, int gs, const FR_REAL *g, const FR_REAL *aux, const FR_REAL *dy,
+    const FR_REAL *hp, FR_REAL *dh, FR_REAL *da, FR_REAL *dd)
+{
+    FR_NAME(fr_gru_backward_impl)(n, gs, g, aux, dy, hp, dh, da, dd);
 }
 
 /* Cho form, 1c: r, z and the reset state r * h_prev (before the W_hn product). */

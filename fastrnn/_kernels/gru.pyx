@@ -49,13 +49,15 @@ Work buffers of the backward pass, all zero past each length: dA and dA_hh (T, B
 as above (variants 1 and 2: dA_hh = dA), Hprev (T, B, H) the state each step started
 from, RH (T, B, H) r * h_prev for variant 1 (zero for variants 0 and 2).
 
-Parallel design: the batch is split into n_threads contiguous row chunks and each chunk
-runs its whole time loop with single-threaded BLAS: rows never interact, so there is no
-barrier per step.  The GEMMs before and after the loop are split by output rows.  Results
-therefore do not depend on the thread count except through BLAS blocking of row chunks.
+Parallel design (_split.py): the batch is split into n_threads contiguous row chunks
+and each chunk runs its whole time loop with single-threaded GEMMs: rows never interact,
+so there is no barrier per step.  For the PyTorch form with W_hh larger than a core's L2,
+threads instead own slices of the hidden units and run every step for the whole batch,
+with one barrier per step (the units split).  The GEMMs before and after the loop are
+split by output rows.  Results do not depend on thread timing.
 """
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport parallel, prange
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
@@ -63,13 +65,17 @@ from libc.string cimport memcpy
 from fastrnn._kernels._denormals cimport fr_ftz_enter, fr_ftz_exit
 from fastrnn._kernels._blas cimport (PackedWeights, gemm, gemm_packed, packed_free,
                                      packed_init)
-from fastrnn._kernels._gates cimport (column_sums, gru_backward_row, gru_cho_backward_nz_row,
+from fastrnn._kernels._gates cimport (column_sums, gru_backward_row, gru_backward_units,
+                                      gru_forward_units, gru_cho_backward_nz_row,
                                       gru_cho_backward_r_row, gru_cho_forward_n_row,
                                       gru_cho_forward_rz_row, gru_forward_row,
                                       gru_minimal_backward_row, gru_minimal_forward_row)
 from fastrnn._kernels._loops cimport (add_rows, chunk_start, n_chunks_for,
                                       parameter_grads, prev_time_index, project_inputs,
                                       time_index, zero_row)
+from fastrnn._kernels._openmp cimport fr_omp_barrier, omp_get_num_threads, omp_get_thread_num
+
+from fastrnn._kernels._split import split_for
 
 
 # ---------------------------------------------------------------------------------------
@@ -500,6 +506,155 @@ cdef int _backward_chunk_minimal(
     return 0
 
 
+# ---------------------------------------------------------------------------------------
+# Units split, PyTorch form only.  Each thread of the parallel region runs one of these
+# for its slice [u0, u1) of the hidden units (split over the team's real size).  Shared:
+# the double-buffered state h (2, B, H) forward, the double-buffered recurrent gate
+# gradients D (2, B, 3H) backward; step s uses buffer s % 2, so one barrier per step
+# suffices.  Private: the thread's gate rows of W_hh (packed), S (B, 3n), dh (B, n).  A
+# thread that cannot allocate sets *fail before the first barrier; then no thread runs.
+# ---------------------------------------------------------------------------------------
+
+cdef void _forward_units_pytorch(
+    int T, int B, int H, floating* hbuf, const floating* W_hh, const floating* b_hh,
+    const int64_t* lengths, bint reverse,
+    floating* Y,            # OUT (T, B, H)
+    floating* GATES,        # IN-OUT (T, B, 3H)
+    floating* AUX,          # OUT (T, B, H)  W_hn h_prev + b_hn
+    int* fail,
+) noexcept nogil:
+    cdef int nt = omp_get_num_threads(), tid = omp_get_thread_num()
+    cdef int u0 = chunk_start(tid, nt, H), n = chunk_start(tid + 1, nt, H) - u0
+    cdef int N = 3 * H, Nc = 3 * n, s, b, k, j, t
+    cdef floating* Wc = NULL    # (3n, H) this thread's gate rows of W_hh
+    cdef floating* S = NULL     # (B, 3n) W_hh h_prev for these units, blocks n apart
+    cdef floating* h_prev
+    cdef floating* h_next
+    cdef long long row
+    cdef unsigned int csr = fr_ftz_enter()
+    cdef PackedWeights pw
+    pw.packed = NULL
+    if n > 0:
+        Wc = <floating*>malloc(<size_t>Nc * H * sizeof(floating))
+        S = <floating*>malloc(<size_t>B * Nc * sizeof(floating))
+        if Wc == NULL or S == NULL:
+            fail[0] = 1
+        else:
+            for k in range(3):
+                for j in range(n):
+                    memcpy(Wc + <long long>(k * n + j) * H,
+                           W_hh + <long long>(k * H + u0 + j) * H, H * sizeof(floating))
+            if packed_init(&pw, True, H, Nc, Wc, H) != 0:
+                fail[0] = 1
+    fr_omp_barrier()
+    if fail[0] == 0:
+        for s in range(T):
+            h_prev = hbuf + <long long>(s % 2) * B * H
+            h_next = hbuf + <long long>((s + 1) % 2) * B * H
+            if n > 0:
+                # 1b: S = h_prev @ W_hh^T for these units, the whole batch
+                gemm_packed(B, h_prev, H, &pw, 0, S, Nc)
+                for b in range(B):
+                    # the state starts as h_prev (kept as is by finished rows)
+                    memcpy(h_next + <long long>b * H + u0, h_prev + <long long>b * H + u0,
+                           n * sizeof(floating))
+                    t = time_index(s, lengths[b], reverse)
+                    if t < 0:  # finished: outputs zero, state unchanged
+                        row = <long long>s * B + b
+                        zero_row(Y + row * H + u0, n)
+                        for k in range(3):
+                            zero_row(GATES + row * N + k * H + u0, n)
+                        zero_row(AUX + row * H + u0, n)
+                        continue
+                    row = <long long>t * B + b
+                    # 1c-2: r, z, n, h_t for these units
+                    gru_forward_units(n, H, n, GATES + row * N + u0, S + <long long>b * Nc,
+                                      b_hh + 2 * H + u0, AUX + row * H + u0,
+                                      h_next + <long long>b * H + u0, Y + row * H + u0)
+            fr_omp_barrier()  # h_next complete before any thread reads it
+    packed_free(&pw)
+    free(Wc)
+    free(S)
+    fr_ftz_exit(csr)
+
+
+cdef void _backward_units_pytorch(
+    int T, int B, int H, const floating* h0, const floating* W_hh,
+    const int64_t* lengths, bint reverse,
+    const floating* Y,      # IN  (T, B, H)
+    const floating* GATES,  # IN  (T, B, 3H)
+    const floating* AUX,    # IN  (T, B, H)
+    const floating* dY,     # IN  (T, B, H)
+    const floating* dh_n,   # IN  (B, H)
+    floating* Dbuf,         # WORK (2, B, 3H) shared
+    floating* dA,           # OUT (T, B, 3H)
+    floating* dA_hh,        # OUT (T, B, 3H)
+    floating* Hprev,        # OUT (T, B, H)
+    floating* RH,           # OUT (T, B, H) zero
+    floating* dh0,          # OUT (B, H)
+    floating* dH,           # OUT (T, B, H) or NULL
+    int* fail,
+) noexcept nogil:
+    cdef int nt = omp_get_num_threads(), tid = omp_get_thread_num()
+    cdef int u0 = chunk_start(tid, nt, H), n = chunk_start(tid + 1, nt, H) - u0
+    cdef int N = 3 * H, s, b, k, t
+    cdef floating* dh = NULL    # (B, n) dL/dh carried, these units
+    cdef floating* D
+    cdef const floating* hp
+    cdef long long row
+    cdef unsigned int csr = fr_ftz_enter()
+    cdef PackedWeights pw
+    pw.packed = NULL
+    if n > 0:
+        dh = <floating*>malloc(<size_t>B * n * sizeof(floating))
+        if dh == NULL:
+            fail[0] = 1
+        else:
+            for b in range(B):
+                memcpy(dh + b * n, dh_n + <long long>b * H + u0, n * sizeof(floating))
+            # op(B) = W_hh[:, u0:u1] (3H, n)
+            if packed_init(&pw, False, N, n, W_hh + u0, H) != 0:
+                fail[0] = 1
+    fr_omp_barrier()
+    if fail[0] == 0:
+        for s in range(T - 1, -1, -1):
+            D = Dbuf + <long long>(s % 2) * B * N
+            if n > 0:
+                for b in range(B):
+                    t = time_index(s, lengths[b], reverse)
+                    if t < 0:  # finished: no gradient flows, dh unchanged
+                        row = <long long>s * B + b
+                        for k in range(3):
+                            zero_row(D + <long long>b * N + k * H + u0, n)
+                            zero_row(dA + row * N + k * H + u0, n)
+                            zero_row(dA_hh + row * N + k * H + u0, n)
+                        zero_row(Hprev + row * H + u0, n)
+                        zero_row(RH + row * H + u0, n)
+                        continue
+                    row = <long long>t * B + b
+                    hp = _h_prev(h0, Y, t, b, B, H, lengths[b], reverse)
+                    if dH != NULL:  # total gradient into h_t, kept for tracing
+                        add_rows(n, dh + b * n, dY + row * H + u0, dH + row * H + u0)
+                    # 2-1c for these units; dh -> dh_tot z (1b adds the rest)
+                    gru_backward_units(n, H, GATES + row * N + u0, AUX + row * H + u0,
+                                       dY + row * H + u0, hp + u0, dh + b * n,
+                                       dA + row * N + u0, D + <long long>b * N + u0)
+                    for k in range(3):
+                        memcpy(dA_hh + row * N + k * H + u0, D + <long long>b * N + k * H + u0,
+                               n * sizeof(floating))
+                    memcpy(Hprev + row * H + u0, hp + u0, n * sizeof(floating))
+                    zero_row(RH + row * H + u0, n)
+            fr_omp_barrier()  # every unit's recurrent gate gradients of this step written
+            if n > 0:
+                # 1b: dh_prev[:, units] += D @ W_hh[:, units]   (finished rows add zero)
+                gemm_packed(B, D, N, &pw, 1, dh, n)
+        for b in range(B if n > 0 else 0):
+            memcpy(dh0 + <long long>b * H + u0, dh + b * n, n * sizeof(floating))
+    packed_free(&pw)
+    free(dh)
+    fr_ftz_exit(csr)
+
+
 cdef void _parameter_grads_cho(
     const floating* dA,      # IN  (R, 3H) [da_r, da_z, da_n]
     const floating* X,       # IN  (R, I)
@@ -559,11 +714,20 @@ def gru_forward(
     cdef int n_chunks = n_chunks_for(n_threads, B), c, err = 0
     if variant not in (0, 1, 2):
         raise ValueError(f"expected variant 0, 1 or 2, got {variant}")
+    cdef bint units = split_for(n_threads, H, N * H * sizeof(floating),
+                                variant == 0) == "units"
+    cdef floating* hbuf = NULL
     cdef PackedWeights P1, P2  # per-step weights: Cho splits W_h{r,z} and W_hn
-    if packed_init(&P1, True, H, 2 * H if variant == 1 else N, &W_hh[0, 0], H) != 0:
+    P1.packed = NULL
+    P2.packed = NULL
+    if units:
+        hbuf = <floating*>malloc(<size_t>2 * B * H * sizeof(floating))
+        if hbuf == NULL:
+            raise MemoryError("could not allocate the shared GRU state")
+    elif packed_init(&P1, True, H, 2 * H if variant == 1 else N, &W_hh[0, 0], H) != 0:
         raise MemoryError("could not allocate the packed recurrent weights")
-    if packed_init(&P2, True, H if variant == 1 else 0, H if variant == 1 else 0,
-                   &W_hh[0, 0] + (2 * H * H if variant == 1 else 0), H) != 0:
+    elif packed_init(&P2, True, H if variant == 1 else 0, H if variant == 1 else 0,
+                     &W_hh[0, 0] + (2 * H * H if variant == 1 else 0), H) != 0:
         packed_free(&P1)
         raise MemoryError("could not allocate the packed recurrent weights")
     with nogil:
@@ -572,7 +736,18 @@ def gru_forward(
         project_inputs(&X[0, 0, 0], &W_ih[0, 0], &b_ih[0], &b_hh[0],
                        2 * H if variant == 0 else N,
                        &G_out[0, 0, 0], T * B, I, N, N, n_threads)
-        for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
+        if units:
+            memcpy(hbuf, &h0[0, 0], <size_t>B * H * sizeof(floating))
+            with parallel(num_threads=n_threads):
+                _forward_units_pytorch(T, B, H, hbuf, &W_hh[0, 0], &b_hh[0], &lengths[0],
+                                       reverse, &Y_out[0, 0, 0], &G_out[0, 0, 0],
+                                       &Aux_out[0, 0, 0], &err)
+            # after T steps the state (finished rows carried) is in buffer T % 2
+            memcpy(&h_n_out[0, 0], hbuf + <long long>(T % 2) * B * H,
+                   <size_t>B * H * sizeof(floating))
+            n_chunks = 0  # the batch-split loop below has nothing to do
+        for c in prange(n_chunks, num_threads=n_chunks if n_chunks > 0 else 1,
+                        schedule="static"):
             if variant == 0:
                 err += _forward_chunk_pytorch(
                     chunk_start(c, n_chunks, B), chunk_start(c + 1, n_chunks, B),
@@ -591,6 +766,7 @@ def gru_forward(
                     T, B, H, &h0[0, 0], &P1, &P2, &lengths[0], reverse,
                     &Y_out[0, 0, 0], &h_n_out[0, 0], &G_out[0, 0, 0],
                     &Aux_out[0, 0, 0])
+    free(hbuf)
     packed_free(&P1)
     packed_free(&P2)
     if err:
@@ -630,15 +806,34 @@ def gru_backward(
     cdef int n_chunks = n_chunks_for(n_threads, B), c, err = 0
     if variant not in (0, 1, 2):
         raise ValueError(f"expected variant 0, 1 or 2, got {variant}")
+    cdef bint units = split_for(n_threads, H, N * H * sizeof(floating),
+                                variant == 0) == "units"
+    cdef floating* Dbuf = NULL
     cdef PackedWeights P1, P2  # per-step weights: Cho splits W_h{r,z} and W_hn
-    if packed_init(&P1, False, 2 * H if variant == 1 else N, H, &W_hh[0, 0], H) != 0:
+    P1.packed = NULL
+    P2.packed = NULL
+    if units:
+        Dbuf = <floating*>malloc(<size_t>2 * B * N * sizeof(floating))
+        if Dbuf == NULL:
+            raise MemoryError("could not allocate the shared GRU gradients")
+    elif packed_init(&P1, False, 2 * H if variant == 1 else N, H, &W_hh[0, 0], H) != 0:
         raise MemoryError("could not allocate the packed recurrent weights")
-    if packed_init(&P2, False, H if variant == 1 else 0, H if variant == 1 else 0,
-                   &W_hh[0, 0] + (2 * H * H if variant == 1 else 0), H) != 0:
+    elif packed_init(&P2, False, H if variant == 1 else 0, H if variant == 1 else 0,
+                     &W_hh[0, 0] + (2 * H * H if variant == 1 else 0), H) != 0:
         packed_free(&P1)
         raise MemoryError("could not allocate the packed recurrent weights")
     with nogil:
-        for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
+        if units:
+            with parallel(num_threads=n_threads):
+                _backward_units_pytorch(T, B, H, &h0[0, 0], &W_hh[0, 0], &lengths[0],
+                                        reverse, &Y[0, 0, 0], &G[0, 0, 0], &Aux[0, 0, 0],
+                                        &dY[0, 0, 0], &dh_n[0, 0], Dbuf,
+                                        &dA_work[0, 0, 0], &dA_hh_work[0, 0, 0],
+                                        &Hprev_work[0, 0, 0], &RH_work[0, 0, 0],
+                                        &dh0_out[0, 0], dH_ptr, &err)
+            n_chunks = 0  # the batch-split loop below has nothing to do
+        for c in prange(n_chunks, num_threads=n_chunks if n_chunks > 0 else 1,
+                        schedule="static"):
             if variant == 0:
                 err += _backward_chunk_pytorch(
                     chunk_start(c, n_chunks, B), chunk_start(c + 1, n_chunks, B),
@@ -672,6 +867,7 @@ def gru_backward(
                                 &dA_hh_work[0, 0, 0], &Hprev_work[0, 0, 0],
                                 &dX_out[0, 0, 0], &dW_ih_out[0, 0], &dW_hh_out[0, 0],
                                 &db_ih_out[0], &db_hh_out[0], T * B, I, H, N, n_threads)
+        free(Dbuf)
     packed_free(&P1)
     packed_free(&P2)
     if err:

@@ -29,21 +29,17 @@ Backward, steps in reverse order (dh, dc carry dL/dh, dL/dc from the later step)
     1b: dh_prev = da @ W_hh                  one GEMM per step
         dW_hh = dA^T Hprev, dW_ih = dA^T X, dX = dA W_ih, db = sum dA   after the loop
 
-Parallel design, two ways to split the time loop over threads (split_for):
+Parallel design, two ways to split the time loop over threads (_split.py):
 - batch split (default): the batch is split into n_threads contiguous row chunks and each
   chunk runs its whole time loop with single-threaded GEMMs: rows never interact, so
   there is no barrier per step.  The peephole gradients are summed per chunk into private
   buffers and added in chunk order after the loop.
 - units split (W_hh larger than a core's L2 cache, no projection): each thread owns a
   slice of the hidden units, i.e. its gate rows of W_hh, and runs every step for the
-  whole batch; one barrier per step, because all of h_t feeds every unit of the next
-  step.  With the batch split every thread would stream all of W_hh from L3 at every
-  step; here each streams only its share, for twice the rows (measured on an AVX-512
-  Xeon at the 1024-unit shape: 294 vs 190 GFLOP/s for the per-step products).
+  whole batch; one barrier per step.
 The GEMMs before and after the loop are split by output rows.  Results do not depend on
 thread timing.
 """
-import os
 
 from cython cimport floating
 from cython.parallel cimport parallel, prange
@@ -61,28 +57,7 @@ from fastrnn._kernels._loops cimport (add_rows, chunk_start, n_chunks_for,
                                       time_index, zero_row)
 from fastrnn._kernels._openmp cimport fr_omp_barrier, omp_get_num_threads, omp_get_thread_num
 
-
-#: W_hh bytes from which the time loop splits units instead of the batch: a core's L2
-#: (2 MB on the Xeons here; the batch split reads all of W_hh per thread and step)
-UNITS_SPLIT_BYTES = 2 * 1024 * 1024
-_SPLITS = {"auto": 0, "batch": 1, "units": 2}
-
-
-def split_for(int n_threads, int H, int P, bint proj, int itemsize) -> str:
-    """How the time loop is split over threads: "batch" or "units" (module docstring).
-
-    FASTRNN_SPLIT=batch|units forces one (for tests and benchmarks); "auto" (default)
-    picks units when W_hh (4H x P) is at least UNITS_SPLIT_BYTES.  One thread, fewer
-    than two units per thread, or a projection always run the batch split.
-    """
-    mode = os.environ.get("FASTRNN_SPLIT", "auto")
-    if mode not in _SPLITS:
-        raise ValueError(f"expected FASTRNN_SPLIT to be auto, batch or units, got {mode!r}")
-    if n_threads < 2 or H < 2 * n_threads or proj or mode == "batch":
-        return "batch"
-    if mode == "units" or 4 * H * P * itemsize >= UNITS_SPLIT_BYTES:
-        return "units"
-    return "batch"
+from fastrnn._kernels._split import split_for
 
 
 cdef int _forward_chunk(
@@ -508,7 +483,8 @@ def lstm_forward(
     cdef int T = X.shape[0], B = X.shape[1], I = X.shape[2]
     cdef int H = c0.shape[1], P = h0.shape[1]
     cdef bint proj = W_hr.shape[0] > 0
-    cdef bint units = split_for(n_threads, H, P, proj, sizeof(floating)) == "units"
+    cdef bint units = split_for(n_threads, H, 4 * H * P * sizeof(floating),
+                                not proj) == "units"
     cdef floating* M_ptr = &M_out[0, 0, 0] if proj else NULL
     cdef int n_chunks = n_chunks_for(n_threads, B), c, b, err = 0, max_len = 0
     cdef floating* hbuf = NULL
@@ -593,7 +569,8 @@ def lstm_backward(
     cdef int T = X.shape[0], B = X.shape[1], I = X.shape[2]
     cdef int H = c0.shape[1], P = h0.shape[1]
     cdef bint proj = W_hr.shape[0] > 0
-    cdef bint units = split_for(n_threads, H, P, proj, sizeof(floating)) == "units"
+    cdef bint units = split_for(n_threads, H, 4 * H * P * sizeof(floating),
+                                not proj) == "units"
     cdef floating* dH_ptr = &dH_out[0, 0, 0] if dH_out.shape[0] > 0 else NULL
     cdef floating* dHt_ptr = &dHt_work[0, 0, 0] if proj else NULL
     cdef int n_chunks = n_chunks_for(n_threads, B), c, j, b, err = 0, max_len = 0
