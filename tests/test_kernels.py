@@ -339,10 +339,10 @@ def test_every_sgemm_backend_gives_the_same_results(tmp_path):
 
 
 # ---------------------------------------------------------------- units split
-# lstm.pyx and gru.pyx (PyTorch form) split the hidden units over threads (one barrier
+# rnn.pyx, lstm.pyx and gru.pyx (PyTorch form) split the hidden units over threads (one barrier
 # per step) instead of the batch when W_hh is large (_split.py); FASTRNN_SPLIT=units
 # forces it at test sizes.
-UNITS_CELLS = ["lstm", "lstm_peephole", "gru"]
+UNITS_CELLS = ["lstm", "lstm_peephole", "gru", "rnn_tanh", "rnn_relu"]
 
 
 @pytest.mark.parametrize("cell", UNITS_CELLS)

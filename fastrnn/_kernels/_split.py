@@ -10,7 +10,8 @@
   Xeon (2 MB L2) at the 1024-unit LSTM shape, 294 vs 190 GFLOP/s for the per-step
   products; below that size the barrier costs more than it saves.
 
-Kernels with a units-split loop: lstm.pyx (no projection) and gru.pyx (PyTorch form).
+Kernels with a units-split loop: rnn.pyx, lstm.pyx (no projection) and gru.pyx (PyTorch
+form).
 """
 
 from __future__ import annotations
