@@ -7,6 +7,9 @@ that product, float32, one thread, for each backend that installs with pip:
   openblas  scipy.linalg.blas.sgemm (scipy's bundled OpenBLAS)
   blis      blis.py.gemm (cython-blis, what fastrnn's _blas.pxd calls)
   mkl       torch.mm (MKL inside PyTorch; optional)
+  fastrnn   fastrnn's own float32 GEMM (fastrnn_sgemm.h; what sgemm_backend() names),
+            through linalg.matmul_into: it packs W on every call here, which the
+            kernels do once per call for the per-step product
 
     python benchmarks/bench_gemm.py
 """
@@ -38,6 +41,8 @@ def rate(fn, M: int, N: int, K: int) -> float:
 def main() -> int:
     import blis.py
     from scipy.linalg.blas import sgemm
+
+    from fastrnn._kernels import _info, linalg
     from threadpoolctl import threadpool_limits
 
     try:
@@ -59,6 +64,9 @@ def main() -> int:
         with threadpool_limits(limits=1, user_api="blas"):
             row["openblas"] = rate(lambda: sgemm(1.0, Af, Wf, trans_b=True), M, N, K)
         row["blis"] = rate(lambda: blis.py.gemm(A, W, trans2=True, out=out), M, N, K)
+        row[f"fastrnn ({_info.sgemm_backend()})"] = rate(
+            lambda: linalg.matmul_into(False, True, A, W, np.float32(0), out, 1), M, N, K
+        )
         if torch is not None:
             tA, tW, tout = (
                 torch.from_numpy(A),
