@@ -8,10 +8,11 @@ R = T*B rows of a flattened time-major (T, B, .) array.
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
 from fastrnn._kernels._blas cimport gemm
 from fastrnn._kernels._gates cimport column_sums
+from fastrnn._kernels._openmp cimport omp_get_num_threads, omp_get_thread_num
 
 
 cdef inline int time_index(int s, int64_t length, bint reverse) noexcept nogil:
@@ -113,3 +114,51 @@ cdef inline void add_rows(int n, const floating* a, const floating* b,
     cdef int j
     for j in range(n):
         out[j] = a[j] + b[j]
+
+
+# ---- units split (rnn.pyx, lstm.pyx, gru.pyx): a thread's slice [u0, u0 + n) of units
+
+cdef inline int units_start(int H) noexcept nogil:
+    """First unit of the calling thread's slice: the units split over the team's size."""
+    return chunk_start(omp_get_thread_num(), omp_get_num_threads(), H)
+
+
+cdef inline int units_count(int H) noexcept nogil:
+    """Units in the calling thread's slice (0 when the team has more threads than units)."""
+    cdef int tid = omp_get_thread_num(), nt = omp_get_num_threads()
+    return chunk_start(tid + 1, nt, H) - chunk_start(tid, nt, H)
+
+
+cdef inline void gate_rows(const floating* W, int G, int H, int K, int u0, int n,
+                           floating* out) noexcept nogil:
+    """out (G*n, K) = rows g*H + u0 .. g*H + u0 + n of W (G*H, K), gate block by block."""
+    cdef int g, j
+    for g in range(G):
+        for j in range(n):
+            memcpy(out + <long long>(g * n + j) * K, W + <long long>(g * H + u0 + j) * K,
+                   K * sizeof(floating))
+
+
+cdef inline void take_units(const floating* src, int B, int H, int u0, int n,
+                            floating* out) noexcept nogil:
+    """out (B, n) = src[:, u0:u0 + n] of src (B, H)."""
+    cdef int b
+    for b in range(B):
+        memcpy(out + <long long>b * n, src + <long long>b * H + u0, n * sizeof(floating))
+
+
+cdef inline void put_units(const floating* src, int B, int H, int u0, int n,
+                           floating* out) noexcept nogil:
+    """out[:, u0:u0 + n] = src (B, n) for out (B, H)."""
+    cdef int b
+    for b in range(B):
+        memcpy(out + <long long>b * H + u0, src + <long long>b * n, n * sizeof(floating))
+
+
+cdef inline int longest(const int64_t* lengths, int B) noexcept nogil:
+    """max(lengths): steps after it have no active row."""
+    cdef int b, m = 0
+    for b in range(B):
+        if lengths[b] > m:
+            m = <int>lengths[b]
+    return m

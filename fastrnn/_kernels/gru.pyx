@@ -70,10 +70,11 @@ from fastrnn._kernels._gates cimport (column_sums, gru_backward_row, gru_backwar
                                       gru_cho_backward_r_row, gru_cho_forward_n_row,
                                       gru_cho_forward_rz_row, gru_forward_row,
                                       gru_minimal_backward_row, gru_minimal_forward_row)
-from fastrnn._kernels._loops cimport (add_rows, chunk_start, n_chunks_for,
+from fastrnn._kernels._loops cimport (add_rows, chunk_start, gate_rows, n_chunks_for,
                                       parameter_grads, prev_time_index, project_inputs,
-                                      time_index, zero_row)
-from fastrnn._kernels._openmp cimport fr_omp_barrier, omp_get_num_threads, omp_get_thread_num
+                                      put_units, take_units, time_index, units_count,
+                                      units_start, zero_row)
+from fastrnn._kernels._openmp cimport fr_omp_barrier
 
 from fastrnn._kernels._split import split_for
 
@@ -523,9 +524,8 @@ cdef void _forward_units_pytorch(
     floating* AUX,          # OUT (T, B, H)  W_hn h_prev + b_hn
     int* fail,
 ) noexcept nogil:
-    cdef int nt = omp_get_num_threads(), tid = omp_get_thread_num()
-    cdef int u0 = chunk_start(tid, nt, H), n = chunk_start(tid + 1, nt, H) - u0
-    cdef int N = 3 * H, Nc = 3 * n, s, b, k, j, t
+    cdef int u0 = units_start(H), n = units_count(H)
+    cdef int N = 3 * H, Nc = 3 * n, s, b, k, t
     cdef floating* Wc = NULL    # (3n, H) this thread's gate rows of W_hh
     cdef floating* S = NULL     # (B, 3n) W_hh h_prev for these units, blocks n apart
     cdef floating* h_prev
@@ -540,10 +540,7 @@ cdef void _forward_units_pytorch(
         if Wc == NULL or S == NULL:
             fail[0] = 1
         else:
-            for k in range(3):
-                for j in range(n):
-                    memcpy(Wc + <long long>(k * n + j) * H,
-                           W_hh + <long long>(k * H + u0 + j) * H, H * sizeof(floating))
+            gate_rows(W_hh, 3, H, H, u0, n, Wc)
             if packed_init(&pw, True, H, Nc, Wc, H) != 0:
                 fail[0] = 1
     fr_omp_barrier()
@@ -595,8 +592,7 @@ cdef void _backward_units_pytorch(
     floating* dH,           # OUT (T, B, H) or NULL
     int* fail,
 ) noexcept nogil:
-    cdef int nt = omp_get_num_threads(), tid = omp_get_thread_num()
-    cdef int u0 = chunk_start(tid, nt, H), n = chunk_start(tid + 1, nt, H) - u0
+    cdef int u0 = units_start(H), n = units_count(H)
     cdef int N = 3 * H, s, b, k, t
     cdef floating* dh = NULL    # (B, n) dL/dh carried, these units
     cdef floating* D
@@ -610,8 +606,7 @@ cdef void _backward_units_pytorch(
         if dh == NULL:
             fail[0] = 1
         else:
-            for b in range(B):
-                memcpy(dh + b * n, dh_n + <long long>b * H + u0, n * sizeof(floating))
+            take_units(dh_n, B, H, u0, n, dh)
             # op(B) = W_hh[:, u0:u1] (3H, n)
             if packed_init(&pw, False, N, n, W_hh + u0, H) != 0:
                 fail[0] = 1
@@ -648,8 +643,7 @@ cdef void _backward_units_pytorch(
             if n > 0:
                 # 1b: dh_prev[:, units] += D @ W_hh[:, units]   (finished rows add zero)
                 gemm_packed(B, D, N, &pw, 1, dh, n)
-        for b in range(B if n > 0 else 0):
-            memcpy(dh0 + <long long>b * H + u0, dh + b * n, n * sizeof(floating))
+        put_units(dh, B if n > 0 else 0, H, u0, n, dh0)
     packed_free(&pw)
     free(dh)
     fr_ftz_exit(csr)

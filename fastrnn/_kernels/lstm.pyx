@@ -52,10 +52,11 @@ from fastrnn._kernels._blas cimport (PackedWeights, gemm, gemm_packed, packed_fr
                                      packed_init)
 from fastrnn._kernels._gates cimport (lstm_backward_row, lstm_backward_units,
                                       lstm_forward_row, lstm_forward_units)
-from fastrnn._kernels._loops cimport (add_rows, chunk_start, n_chunks_for,
-                                      parameter_grads, prev_time_index, project_inputs,
-                                      time_index, zero_row)
-from fastrnn._kernels._openmp cimport fr_omp_barrier, omp_get_num_threads, omp_get_thread_num
+from fastrnn._kernels._loops cimport (add_rows, chunk_start, gate_rows, longest,
+                                      n_chunks_for, parameter_grads, prev_time_index,
+                                      project_inputs, put_units, take_units, time_index,
+                                      units_count, units_start, zero_row)
+from fastrnn._kernels._openmp cimport fr_omp_barrier
 
 from fastrnn._kernels._split import split_for
 
@@ -282,9 +283,8 @@ cdef void _forward_units(
     floating* C,            # OUT (T, B, H)
     int* fail,
 ) noexcept nogil:
-    cdef int nt = omp_get_num_threads(), tid = omp_get_thread_num()
-    cdef int u0 = chunk_start(tid, nt, H), n = chunk_start(tid + 1, nt, H) - u0
-    cdef int H4 = 4 * H, N = 4 * n, s, b, k, j, t
+    cdef int u0 = units_start(H), n = units_count(H)
+    cdef int H4 = 4 * H, N = 4 * n, s, b, k, t
     cdef floating* Wc = NULL    # (4n, H) this thread's gate rows of W_hh
     cdef floating* z = NULL     # (B, 4n) W_hh h_prev for these units, gate blocks n apart
     cdef floating* c = NULL     # (B, n) cell state of these units
@@ -302,12 +302,8 @@ cdef void _forward_units(
         if Wc == NULL or z == NULL or c == NULL:
             fail[0] = 1
         else:
-            for k in range(4):
-                for j in range(n):
-                    memcpy(Wc + <long long>(k * n + j) * H,
-                           W_hh + <long long>(k * H + u0 + j) * H, H * sizeof(floating))
-            for b in range(B):
-                memcpy(c + b * n, c0 + <long long>b * H + u0, n * sizeof(floating))
+            gate_rows(W_hh, 4, H, H, u0, n, Wc)
+            take_units(c0, B, H, u0, n, c)
             if packed_init(&pw, True, H, N, Wc, H) != 0:
                 fail[0] = 1
     fr_omp_barrier()
@@ -336,8 +332,7 @@ cdef void _forward_units(
                                        c + b * n, h_next + <long long>b * H + u0,
                                        Y + row * H + u0, C + row * H + u0)
             fr_omp_barrier()  # h_next complete before any thread reads it
-        for b in range(B if n > 0 else 0):
-            memcpy(c_n + <long long>b * H + u0, c + b * n, n * sizeof(floating))
+        put_units(c, B if n > 0 else 0, H, u0, n, c_n)
     packed_free(&pw)
     free(Wc)
     free(z)
@@ -364,8 +359,7 @@ cdef void _backward_units(
     floating* dw_peep,      # OUT (3H,) each thread its units' entries
     int* fail,
 ) noexcept nogil:
-    cdef int nt = omp_get_num_threads(), tid = omp_get_thread_num()
-    cdef int u0 = chunk_start(tid, nt, H), n = chunk_start(tid + 1, nt, H) - u0
+    cdef int u0 = units_start(H), n = units_count(H)
     cdef int H4 = 4 * H, s, b, k, t, tp
     cdef floating* dh = NULL       # (B, n) dL/dh carried, these units
     cdef floating* dc = NULL       # (B, n) dL/dc carried
@@ -386,9 +380,8 @@ cdef void _backward_units(
         if dh == NULL or dc == NULL or dh_prev == NULL:
             fail[0] = 1
         else:
-            for b in range(B):
-                memcpy(dh + b * n, dh_n + <long long>b * H + u0, n * sizeof(floating))
-                memcpy(dc + b * n, dc_n + <long long>b * H + u0, n * sizeof(floating))
+            take_units(dh_n, B, H, u0, n, dh)
+            take_units(dc_n, B, H, u0, n, dc)
             for k in range(3):
                 zero_row(dwp + k * H, n)
             # op(B) = W_hh[:, u0:u1] (4H, n)
@@ -433,9 +426,8 @@ cdef void _backward_units(
                 for b in range(B):
                     if time_index(s, lengths[b], reverse) >= 0:
                         memcpy(dh + b * n, dh_prev + b * n, n * sizeof(floating))
-        for b in range(B if n > 0 else 0):
-            memcpy(dh0 + <long long>b * H + u0, dh + b * n, n * sizeof(floating))
-            memcpy(dc0 + <long long>b * H + u0, dc + b * n, n * sizeof(floating))
+        put_units(dh, B if n > 0 else 0, H, u0, n, dh0)
+        put_units(dc, B if n > 0 else 0, H, u0, n, dc0)
     packed_free(&pw)
     free(dh)
     free(dc)
@@ -486,7 +478,7 @@ def lstm_forward(
     cdef bint units = split_for(n_threads, H, 4 * H * P * sizeof(floating),
                                 not proj) == "units"
     cdef floating* M_ptr = &M_out[0, 0, 0] if proj else NULL
-    cdef int n_chunks = n_chunks_for(n_threads, B), c, b, err = 0, max_len = 0
+    cdef int n_chunks = n_chunks_for(n_threads, B), c, err = 0
     cdef floating* hbuf = NULL
     cdef PackedWeights Whh, Whr
     Whh.packed = NULL
@@ -506,11 +498,8 @@ def lstm_forward(
                        &G_out[0, 0, 0], T * B, I, 4 * H, 4 * H, n_threads)
         if units:
             memcpy(hbuf, &h0[0, 0], <size_t>B * H * sizeof(floating))
-            for b in range(B):
-                if lengths[b] > max_len:
-                    max_len = <int>lengths[b]
             with parallel(num_threads=n_threads):
-                _forward_units(T, B, H, max_len, hbuf, &c0[0, 0], &W_hh[0, 0],
+                _forward_units(T, B, H, longest(&lengths[0], B), hbuf, &c0[0, 0], &W_hh[0, 0],
                                &w_peep[0], peephole, &lengths[0], reverse,
                                &Y_out[0, 0, 0], &c_n_out[0, 0], &G_out[0, 0, 0],
                                &C_out[0, 0, 0], &err)
@@ -573,7 +562,7 @@ def lstm_backward(
                                 not proj) == "units"
     cdef floating* dH_ptr = &dH_out[0, 0, 0] if dH_out.shape[0] > 0 else NULL
     cdef floating* dHt_ptr = &dHt_work[0, 0, 0] if proj else NULL
-    cdef int n_chunks = n_chunks_for(n_threads, B), c, j, b, err = 0, max_len = 0
+    cdef int n_chunks = n_chunks_for(n_threads, B), c, j, err = 0
     cdef floating* dwp_chunks = NULL
     cdef floating* dabuf = NULL
     cdef PackedWeights Whh, Whr
@@ -590,11 +579,8 @@ def lstm_backward(
         raise MemoryError("could not allocate the packed recurrent weights")
     with nogil:
         if units:
-            for b in range(B):
-                if lengths[b] > max_len:
-                    max_len = <int>lengths[b]
             with parallel(num_threads=n_threads):
-                _backward_units(T, B, H, max_len, &h0[0, 0], &c0[0, 0], &W_hh[0, 0],
+                _backward_units(T, B, H, longest(&lengths[0], B), &h0[0, 0], &c0[0, 0], &W_hh[0, 0],
                                 &w_peep[0], peephole, &lengths[0], reverse, &Y[0, 0, 0],
                                 &G[0, 0, 0], &C[0, 0, 0], &dY[0, 0, 0], &dh_n[0, 0],
                                 &dc_n[0, 0], dabuf, &dA_work[0, 0, 0],

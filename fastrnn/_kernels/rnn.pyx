@@ -33,8 +33,9 @@ from fastrnn._kernels._blas cimport PackedWeights, gemm_packed, packed_free, pac
 from fastrnn._kernels._gates cimport rnn_backward_row, rnn_forward_row
 from fastrnn._kernels._loops cimport (add_rows, chunk_start, n_chunks_for,
                                       parameter_grads, prev_time_index, project_inputs,
-                                      time_index, zero_row)
-from fastrnn._kernels._openmp cimport fr_omp_barrier, omp_get_num_threads, omp_get_thread_num
+                                      put_units, take_units, time_index, units_count,
+                                      units_start, zero_row)
+from fastrnn._kernels._openmp cimport fr_omp_barrier
 
 from fastrnn._kernels._split import split_for
 
@@ -143,8 +144,7 @@ cdef void _forward_units(
     floating* Y,            # IN-OUT (T, B, H): holds a_t from 1a on entry, h_t on exit
     int* fail,
 ) noexcept nogil:
-    cdef int nt = omp_get_num_threads(), tid = omp_get_thread_num()
-    cdef int u0 = chunk_start(tid, nt, H), n = chunk_start(tid + 1, nt, H) - u0
+    cdef int u0 = units_start(H), n = units_count(H)
     cdef int s, b, t
     cdef floating* z = NULL     # (B, n) W_hh h_prev for these units
     cdef floating* h_prev
@@ -194,8 +194,7 @@ cdef void _backward_units(
     floating* dH,           # OUT (T, B, H) or NULL
     int* fail,
 ) noexcept nogil:
-    cdef int nt = omp_get_num_threads(), tid = omp_get_thread_num()
-    cdef int u0 = chunk_start(tid, nt, H), n = chunk_start(tid + 1, nt, H) - u0
+    cdef int u0 = units_start(H), n = units_count(H)
     cdef int s, b, t, tp
     cdef floating* dh = NULL       # (B, n) dL/dh carried, these units
     cdef floating* dh_prev = NULL  # (B, n) da @ W_hh[:, units]
@@ -212,8 +211,7 @@ cdef void _backward_units(
         if dh == NULL or dh_prev == NULL or packed_init(&pw, False, H, n, W_hh + u0, H) != 0:
             fail[0] = 1
         else:
-            for b in range(B):
-                memcpy(dh + b * n, dh_n + <long long>b * H + u0, n * sizeof(floating))
+            take_units(dh_n, B, H, u0, n, dh)
     fr_omp_barrier()
     if fail[0] == 0:
         for s in range(T - 1, -1, -1):
@@ -244,8 +242,7 @@ cdef void _backward_units(
                 for b in range(B):
                     if time_index(s, lengths[b], reverse) >= 0:
                         memcpy(dh + b * n, dh_prev + b * n, n * sizeof(floating))
-        for b in range(B if n > 0 else 0):
-            memcpy(dh0 + <long long>b * H + u0, dh + b * n, n * sizeof(floating))
+        put_units(dh, B if n > 0 else 0, H, u0, n, dh0)
     packed_free(&pw)
     free(dh)
     free(dh_prev)
