@@ -41,9 +41,9 @@ def rate(fn, M: int, N: int, K: int) -> float:
 def main() -> int:
     import blis.py
     from scipy.linalg.blas import sgemm
+    from threadpoolctl import threadpool_limits
 
     from fastrnn._kernels import _info, linalg
-    from threadpoolctl import threadpool_limits
 
     try:
         import torch
@@ -65,7 +65,10 @@ def main() -> int:
             row["openblas"] = rate(lambda: sgemm(1.0, Af, Wf, trans_b=True), M, N, K)
         row["blis"] = rate(lambda: blis.py.gemm(A, W, trans2=True, out=out), M, N, K)
         row[f"fastrnn ({_info.sgemm_backend()})"] = rate(
-            lambda: linalg.matmul_into(False, True, A, W, np.float32(0), out, 1), M, N, K
+            lambda: linalg.matmul_into(False, True, A, W, np.float32(0), out, 1),
+            M,
+            N,
+            K,
         )
         if torch is not None:
             tA, tW, tout = (

@@ -204,7 +204,9 @@ def interleaved(measure_a, measure_b, rounds: int) -> tuple[dict, dict]:
             runs_b.append(measure_b())
 
     def medians(runs):
-        return {k: statistics.median(r[k] for r in runs) for k in runs[0]} if runs else {}
+        return (
+            {k: statistics.median(r[k] for r in runs) for k in runs[0]} if runs else {}
+        )
 
     return medians(runs_a), medians(runs_b)
 

@@ -379,7 +379,9 @@ def test_units_split_equals_batch_split(cell, rng, monkeypatch):
                 np.testing.assert_array_equal(value, results[split][key], err_msg=key)
         results[split] = got
     for key, value in results["batch"].items():
-        assert_allclose(results["units"][key], value, rtol=1e-12, atol=1e-12, err_msg=key)
+        assert_allclose(
+            results["units"][key], value, rtol=1e-12, atol=1e-12, err_msg=key
+        )
 
 
 def test_split_choice(monkeypatch):

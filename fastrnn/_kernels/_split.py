@@ -24,7 +24,7 @@ SPLITS = ("auto", "batch", "units")
 
 
 def split_for(n_threads: int, n_units: int, weight_bytes: int, supported: bool) -> str:
-    """"batch" or "units" for a kernel call.
+    """ "batch" or "units" for a kernel call.
 
     FASTRNN_SPLIT=batch|units forces one (tests, benchmarks); "auto" (the default) picks
     units when W_hh has at least UNITS_SPLIT_BYTES.  One thread, fewer than two units
@@ -33,7 +33,9 @@ def split_for(n_threads: int, n_units: int, weight_bytes: int, supported: bool) 
     """
     mode = os.environ.get("FASTRNN_SPLIT", "auto")
     if mode not in SPLITS:
-        raise ValueError(f"expected FASTRNN_SPLIT to be auto, batch or units, got {mode!r}")
+        raise ValueError(
+            f"expected FASTRNN_SPLIT to be auto, batch or units, got {mode!r}"
+        )
     if not supported or n_threads < 2 or n_units < 2 * n_threads or mode == "batch":
         return "batch"
     if mode == "units" or weight_bytes >= UNITS_SPLIT_BYTES:
