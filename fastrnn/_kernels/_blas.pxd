@@ -93,6 +93,16 @@ cdef inline int packed_init(PackedWeights* pw, bint trans_b, int K, int N,
     return 0
 
 
+cdef inline void packed_none(PackedWeights* pw) noexcept nogil:
+    """An empty description (nothing packed, nothing to free): every field set."""
+    pw.B = NULL
+    pw.ldb = 0
+    pw.trans_b = False
+    pw.K = 0
+    pw.N = 0
+    pw.packed = NULL
+
+
 cdef inline void packed_free(PackedWeights* pw) noexcept nogil:
     free(pw.packed)
     pw.packed = NULL

@@ -64,7 +64,7 @@ from libc.string cimport memcpy
 
 from fastrnn._kernels._denormals cimport fr_ftz_enter, fr_ftz_exit
 from fastrnn._kernels._blas cimport (PackedWeights, gemm, gemm_packed, packed_free,
-                                     packed_init)
+                                     packed_init, packed_none)
 from fastrnn._kernels._gates cimport (column_sums, gru_backward_row, gru_backward_units,
                                       gru_forward_units, gru_cho_backward_nz_row,
                                       gru_cho_backward_r_row, gru_cho_forward_n_row,
@@ -533,7 +533,7 @@ cdef void _forward_units_pytorch(
     cdef long long row
     cdef unsigned int csr = fr_ftz_enter()
     cdef PackedWeights pw
-    pw.packed = NULL
+    packed_none(&pw)
     if n > 0:
         Wc = <floating*>malloc(<size_t>Nc * H * sizeof(floating))
         S = <floating*>malloc(<size_t>B * Nc * sizeof(floating))
@@ -600,7 +600,7 @@ cdef void _backward_units_pytorch(
     cdef long long row
     cdef unsigned int csr = fr_ftz_enter()
     cdef PackedWeights pw
-    pw.packed = NULL
+    packed_none(&pw)
     if n > 0:
         dh = <floating*>malloc(<size_t>B * n * sizeof(floating))
         if dh == NULL:

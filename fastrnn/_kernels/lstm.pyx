@@ -49,7 +49,7 @@ from libc.string cimport memcpy
 
 from fastrnn._kernels._denormals cimport fr_ftz_enter, fr_ftz_exit
 from fastrnn._kernels._blas cimport (PackedWeights, gemm, gemm_packed, packed_free,
-                                     packed_init)
+                                     packed_init, packed_none)
 from fastrnn._kernels._gates cimport (lstm_backward_row, lstm_backward_units,
                                       lstm_forward_row, lstm_forward_units)
 from fastrnn._kernels._loops cimport (add_rows, chunk_start, gate_rows, longest,
@@ -294,7 +294,7 @@ cdef void _forward_units(
     cdef long long row
     cdef unsigned int csr = fr_ftz_enter()
     cdef PackedWeights pw
-    pw.packed = NULL
+    packed_none(&pw)
     if n > 0:
         Wc = <floating*>malloc(<size_t>N * H * sizeof(floating))
         z = <floating*>malloc(<size_t>B * N * sizeof(floating))
@@ -372,7 +372,7 @@ cdef void _backward_units(
     cdef long long row
     cdef unsigned int csr = fr_ftz_enter()
     cdef PackedWeights pw
-    pw.packed = NULL
+    packed_none(&pw)
     if n > 0:
         dh = <floating*>malloc(<size_t>B * n * sizeof(floating))
         dc = <floating*>malloc(<size_t>B * n * sizeof(floating))

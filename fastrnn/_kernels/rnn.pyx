@@ -29,7 +29,8 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
 from fastrnn._kernels._denormals cimport fr_ftz_enter, fr_ftz_exit
-from fastrnn._kernels._blas cimport PackedWeights, gemm_packed, packed_free, packed_init
+from fastrnn._kernels._blas cimport (PackedWeights, gemm_packed, packed_free, packed_init,
+                                     packed_none)
 from fastrnn._kernels._gates cimport rnn_backward_row, rnn_forward_row
 from fastrnn._kernels._loops cimport (add_rows, chunk_start, n_chunks_for,
                                       parameter_grads, prev_time_index, project_inputs,
@@ -151,7 +152,7 @@ cdef void _forward_units(
     cdef floating* h_next
     cdef unsigned int csr = fr_ftz_enter()
     cdef PackedWeights pw
-    pw.packed = NULL
+    packed_none(&pw)
     if n > 0:
         z = <floating*>malloc(<size_t>B * n * sizeof(floating))
         # op(B) = W_hh[u0:u1, :]^T (H, n)
@@ -203,7 +204,7 @@ cdef void _backward_units(
     cdef long long row
     cdef unsigned int csr = fr_ftz_enter()
     cdef PackedWeights pw
-    pw.packed = NULL
+    packed_none(&pw)
     if n > 0:
         dh = <floating*>malloc(<size_t>B * n * sizeof(floating))
         dh_prev = <floating*>malloc(<size_t>B * n * sizeof(floating))
