@@ -68,13 +68,13 @@ _scratch = threading.local()
 
 def _workspace(name: str, shape: tuple[int, ...], dtype) -> Array:
     """An uninitialised scratch array, reused between calls on this thread."""
-    n = int(np.prod(shape))
+    n, key = int(np.prod(shape)), (name, np.dtype(dtype))
     buffers = getattr(_scratch, "buffers", None)
     if buffers is None:
         buffers = _scratch.buffers = {}
-    buf = buffers.get((name, np.dtype(dtype)))
+    buf = buffers.get(key)
     if buf is None or buf.size < n:
-        buf = buffers[(name, np.dtype(dtype))] = np.empty(n, dtype)
+        buf = buffers[key] = np.empty(n, dtype)
     return buf[:n].reshape(shape)
 
 

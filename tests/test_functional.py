@@ -161,3 +161,29 @@ def test_projection_arguments_are_checked(rng):
         F.forward("lstm", X, np.zeros((2, 3)), W_ih, W_hh, W_hr=W_hr)
     Y, h_n, c_n, _ = F.forward("lstm", X, None, W_ih, W_hh, W_hr=W_hr)
     assert (Y.shape, h_n.shape, c_n.shape) == ((3, 2, 2), (2, 2), (2, 3))
+
+
+def test_backward_scratch_is_reused_grown_and_released(rng):
+    """backward's scratch arrays (functional._workspace) are kept per thread: reused when
+    big enough, replaced when a larger call comes, dropped by clear_workspace(); results
+    never depend on what an earlier call left in them."""
+    from fastrnn.functional import _scratch, _workspace, clear_workspace
+
+    clear_workspace()
+    a = _workspace("t", (2, 3), np.float32)
+    assert _workspace("t", (3, 2), np.float32).base is a.base  # reused, reshaped
+    big = _workspace("t", (4, 5), np.float32)
+    assert big.shape == (4, 5) and big.base is not a.base  # grown
+    assert _workspace("t", (2, 3), np.float64).dtype == np.float64  # per dtype
+    clear_workspace()
+    assert _scratch.buffers == {}
+
+    def grads(T, B):
+        X = rng.standard_normal((T, B, 3))
+        W, U = rng.standard_normal((8, 3)), rng.standard_normal((8, 2))
+        *_, state = F.forward("lstm", X, None, W, U)
+        return state, F.backward(state, np.ones((T, B, 2))).dW_hh
+
+    state, first = grads(6, 4)
+    grads(9, 5)  # a larger call in between grows and dirties the scratch arrays
+    np.testing.assert_array_equal(F.backward(state, np.ones((6, 4, 2))).dW_hh, first)
