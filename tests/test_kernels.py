@@ -289,9 +289,9 @@ def test_every_output_entry_is_written(cell, rng, monkeypatch):
 
 
 def test_every_sgemm_backend_gives_the_same_results(tmp_path):
-    """The float32 GEMM path is picked at run time (fastrnn_sgemm.h): AVX-512 blocked
-    GEMM, AVX2 per-step micro-kernel, or BLIS.  FASTRNN_NO_AVX512=1 and
-    FASTRNN_NO_PACKED_SGEMM=1 step down; every path this CPU can run must agree (a CI
+    """The float32 GEMM path is picked at run time (fastrnn_sgemm.h): AMX tiles, AVX-512
+    blocked GEMM, AVX2 per-step micro-kernel, or BLIS.  FASTRNN_NO_AMX=1,
+    FASTRNN_NO_AVX512=1 and FASTRNN_NO_PACKED_SGEMM=1 step down; every path this CPU can run must agree (a CI
     machine may only have some of them)."""
     import os
     import subprocess
@@ -313,6 +313,7 @@ def test_every_sgemm_backend_gives_the_same_results(tmp_path):
     )
     envs = {
         "default": {},
+        "avx512": {"FASTRNN_NO_AMX": "1"},
         "avx2": {"FASTRNN_NO_AVX512": "1"},
         "blis": {"FASTRNN_NO_PACKED_SGEMM": "1"},
     }
@@ -327,7 +328,8 @@ def test_every_sgemm_backend_gives_the_same_results(tmp_path):
         results[name] = np.load(out)
     assert str(results["blis"]["backend"]) == "blis"
     assert str(results["avx2"]["backend"]) in ("avx2", "blis")
-    for name in ("avx2", "blis"):
+    assert str(results["avx512"]["backend"]) in ("avx512", "avx2", "blis")
+    for name in ("avx512", "avx2", "blis"):
         for key in ("Y", "dX", "dW_hh", "dW_ih", "db"):
             assert_allclose(
                 results["default"][key],

@@ -27,9 +27,10 @@ def packed_sgemm_enabled() -> bool:
 def sgemm_backend() -> str:
     """Which float32 GEMM the kernels use on this CPU (fastrnn_sgemm.h):
 
+    "amx"     every float32 GEMM on the AMX tile unit (bf16 pieces, float32 accuracy)
     "avx512"  every float32 GEMM through fastrnn's blocked AVX-512 GEMM
     "avx2"    per-step products through the AVX2/FMA micro-kernel, the rest through BLIS
     "blis"    BLIS everywhere (FASTRNN_NO_PACKED_SGEMM=1, or no AVX2)
-    FASTRNN_NO_AVX512=1 caps it at "avx2".
+    FASTRNN_NO_AMX=1 caps it at "avx512", FASTRNN_NO_AVX512=1 at "avx2".
     """
-    return ("blis", "avx2", "avx512")[fr_sgemm_isa()]
+    return ("blis", "avx2", "avx512", "amx")[fr_sgemm_isa()]

@@ -6,8 +6,10 @@
  * packed once per kernel call into column panels (zero padded), and a register-blocked
  * micro-kernel streams through them.
  *
- * fr_sgemm_isa() says which path runs (FASTRNN_NO_PACKED_SGEMM=1 forces 0, and
- * FASTRNN_NO_AVX512=1 caps it at 1):
+ * fr_sgemm_isa() says which path runs (FASTRNN_NO_PACKED_SGEMM=1 forces 0,
+ * FASTRNN_NO_AVX512=1 caps it at 1, FASTRNN_NO_AMX=1 at 2):
+ *   3  AMX: fastrnn_sgemm_amx.h, float32 GEMMs on the bf16 tile unit (each operand split
+ *      into three bf16 pieces, float32 accuracy), for every float GEMM as with 2
  *   2  AVX-512: fastrnn_sgemm_avx512.h, a blocked 8x32 GEMM used for *every* float GEMM of
  *      the kernels (per-step products against the prepacked weights, and, through
  *      fr_sgemm, the input projection and the weight gradients)
@@ -50,6 +52,7 @@ static inline void fr_pack_b16(int K, int N, const float *B, long rs, long cs, f
 #include <immintrin.h>
 #define FR_HAVE_PACKED_SGEMM 1
 #include "fastrnn_sgemm_avx512.h"
+#include "fastrnn_sgemm_amx.h"
 
 static inline int fr_sgemm_isa(void) {
     static int isa = -1; /* benign race: every thread computes the same value */
@@ -61,6 +64,8 @@ static inline int fr_sgemm_isa(void) {
                 v = 1;
             if (__builtin_cpu_supports("avx512f") && getenv("FASTRNN_NO_AVX512") == NULL)
                 v = 2;
+            if (v == 2 && getenv("FASTRNN_NO_AMX") == NULL && frx_available())
+                v = 3;
         }
         isa = v;
     }
@@ -138,12 +143,16 @@ __attribute__((target("avx2,fma"))) static void fr_sgemm_tile(
 
 /* Floats needed to pack a K x N matrix for fr_sgemm_packed on this CPU. */
 static inline size_t fr_packed_size(int K, int N) {
+    if (fr_sgemm_isa() == 3)
+        return frx_packed_size(K, N);
     return fr_sgemm_isa() == 2 ? fr512_packed_size(K, N) : fr_packed_size16(K, N);
 }
 
 /* Pack B (K x N; element (k, n) at B[k * rs + n * cs]) for fr_sgemm_packed on this CPU. */
 static inline void fr_pack_b(int K, int N, const float *B, long rs, long cs, float *out) {
-    if (fr_sgemm_isa() == 2)
+    if (fr_sgemm_isa() == 3)
+        frx_pack_b(K, N, B, rs, cs, out);
+    else if (fr_sgemm_isa() == 2)
         fr512_pack_b(K, N, B, rs, cs, out);
     else
         fr_pack_b16(K, N, B, rs, cs, out);
@@ -155,6 +164,9 @@ static inline void fr_pack_b(int K, int N, const float *B, long rs, long cs, flo
 static inline int fr_sgemm_packed(int M, int N, int K, const float *A, int lda,
                                   const float *packed, float *C, int ldc, int beta) {
     int p, i, n_panels = (N + FR_NR - 1) / FR_NR;
+    if (fr_sgemm_isa() == 3)
+        return frx_gemm(M, N, K, 1.0f, A, lda, 1, NULL, 0, 0, packed, beta ? 1.0f : 0.0f, C,
+                        ldc);
     if (fr_sgemm_isa() == 2)
         return fr512_gemm(M, N, K, 1.0f, A, lda, 1, NULL, 0, 0, packed, beta ? 1.0f : 0.0f,
                           C, ldc);
@@ -176,6 +188,9 @@ static inline int fr_sgemm_packed(int M, int N, int K, const float *A, int lda,
 static inline int fr_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
                            const float *A, int lda, const float *B, int ldb, float beta,
                            float *C, int ldc) {
+    if (fr_sgemm_isa() == 3)
+        return frx_gemm(M, N, K, alpha, A, trans_a ? 1 : lda, trans_a ? lda : 1, B,
+                        trans_b ? 1 : ldb, trans_b ? ldb : 1, NULL, beta, C, ldc);
     if (fr_sgemm_isa() != 2)
         return -1;
     return fr512_gemm(M, N, K, alpha, A, trans_a ? 1 : lda, trans_a ? lda : 1, B,

@@ -1,0 +1,368 @@
+/* fastrnn_sgemm_amx.h: float32 GEMM on Intel AMX tiles, to float32 accuracy (included by
+ * fastrnn_sgemm.h).
+ *
+ * Why: on Xeons with AMX (Sapphire Rapids and later) one TDPBF16PS instruction does a
+ * 16 x 16 x 32 bf16 product with float32 accumulation every 16 cycles: ~2.9 TFLOP/s per
+ * core against ~190 GFLOP/s for float32 AVX-512 FMAs.  bf16 alone keeps 8 bits of each
+ * operand, far from float32, so every float32 value is split into three bf16 pieces
+ *
+ *     a = a0 + a1 + a2     a0 = bf16(a), a1 = bf16(a - a0), a2 = bf16(a - a0 - a1)
+ *
+ * (24 significant bits, the subtractions are exact), and a . b is summed from the six
+ * piece products that matter, smallest first:
+ *
+ *     a2 b0 + a1 b1 + a0 b2 + a1 b0 + a0 b1 + a0 b0
+ *
+ * The three dropped products (a1 b2, a2 b1, a2 b2) are below 2^-25 of |a b|, so each
+ * product is as exact as a float32 one and accumulation is float32 as in any sgemm;
+ * tests/test_sgemm.py holds the result to the same float64-reference tolerance as the
+ * AVX-512 path (measured error per element: ~5e-8 of sum |a_k b_k|).  Six products cost
+ * 6/16 of the tile unit's bf16 rate, still ~2x the AVX-512 kernel at the recurrence's
+ * shapes (benchmarks/bench_gemm.py).  Like the hardware, the path treats float32
+ * denormals as zero (the kernels flush them anyway); an infinite input gives NaN, not inf.
+ *
+ * Layout.  A tile is 16 rows x 64 bytes.  An A tile holds 16 rows x 32 k of one piece; a
+ * B tile holds 16 k-pairs x 16 columns x 2 (VNNI: the two k of a pair side by side).
+ * Packed A: per 16-row tile, per 32-k block, the three piece tiles (3 KB); packed B: per
+ * 16-column block, per 32-k block, the three piece tiles.  K is zero padded to a multiple
+ * of 32, rows to 16, columns to 16; padded results are never stored.
+ * Blocking (Goto): jc over N (FRX_NC, B block packed unless prepacked), pc over K
+ * (FRX_KC), ic over M (FRX_MC, A block packed with alpha), then 16 x 32 micro-tiles:
+ * tiles 0-1 accumulate C, 2-4 hold A's pieces, 5-7 B's pieces.
+ * Turned off by FASTRNN_NO_AMX=1 (fastrnn_sgemm.h).
+ */
+#ifndef FASTRNN_SGEMM_AMX_H
+#define FASTRNN_SGEMM_AMX_H
+
+#include <cpuid.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define FRX_TILE 512  /* bf16 per tile: 16 x 32 */
+#define FRX_BLOCK (3 * FRX_TILE) /* the three pieces of one 16 x 32 (or 32 x 16) block */
+#define FRX_KC 512    /* K block: an A tile row block is 48 KB */
+#define FRX_MC 64     /* M block: four 16-row tiles, 192 KB packed (L2) */
+#define FRX_NC 512    /* N block when B is packed per call: 1.5 MB at KC = 512 */
+#define FRX_ALIGN 64  /* packed buffers start on a cache line */
+
+typedef struct {
+    uint8_t palette_id;
+    uint8_t start_row;
+    uint8_t reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} frx_tilecfg;
+
+/* AMX tiles with bf16 products, AVX-512 bf16 conversions, and the kernel's permission to
+ * use the tile state (Linux asks each process to request it once). */
+static inline int frx_available(void) {
+    static int ok = -1; /* benign race: the request is idempotent */
+    if (ok < 0) {
+        unsigned a, b, c, d, v = 0;
+        __builtin_cpu_init();
+        if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (d & (1u << 22)) &&
+            (d & (1u << 24)) && __builtin_cpu_supports("avx512bw")) {
+            unsigned a1, b1, c1, d1;
+            if (__get_cpuid_count(7, 1, &a1, &b1, &c1, &d1) && (a1 & (1u << 5)))
+                v = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */,
+                            18 /* XFEATURE_XTILEDATA */) == 0;
+        }
+        ok = (int)v;
+    }
+    return ok;
+}
+
+static inline int frx_ceil(int a, int b) { return (a + b - 1) / b; }
+
+static inline uint16_t *frx_aligned(void *p) {
+    return (uint16_t *)(((uintptr_t)p + FRX_ALIGN - 1) & ~(uintptr_t)(FRX_ALIGN - 1));
+}
+
+/* Floats to allocate for a K x N matrix packed by frx_pack_b (alignment slack included). */
+static inline size_t frx_packed_size(int K, int N) {
+    return (size_t)frx_ceil(N, 16) * frx_ceil(K, 32) * FRX_BLOCK / 2 + FRX_ALIGN / 4;
+}
+
+/* The three bf16 pieces of 16 floats (bit patterns in 16-bit lanes). */
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static inline void frx_split(
+    __m512 x, __m256i *p0, __m256i *p1, __m256i *p2)
+{
+    __m256i b0 = (__m256i)_mm512_cvtneps_pbh(x);
+    __m512 r = _mm512_sub_ps(
+        x, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(b0), 16)));
+    __m256i b1 = (__m256i)_mm512_cvtneps_pbh(r);
+    r = _mm512_sub_ps(
+        r, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(b1), 16)));
+    *p0 = b0;
+    *p1 = b1;
+    *p2 = (__m256i)_mm512_cvtneps_pbh(r);
+}
+
+/* Pack alpha op(A)[0:mc, 0:kc] (element (m, k) at A[m * rs + k * cs]) into A tiles:
+ * tile t (rows 16t..16t+15), k block j at out + (t * kbs + j) * FRX_BLOCK. */
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void frx_pack_a(
+    int mc, int kc, float alpha, const float *A, long rs, long cs, uint16_t *out)
+{
+    int kbs = frx_ceil(kc, 32), t, j, r, k, h;
+    __m512 va = _mm512_set1_ps(alpha);
+    float tmp[32];
+    for (t = 0; t < frx_ceil(mc, 16); t++) {
+        for (j = 0; j < kbs; j++) {
+            uint16_t *blk = out + ((size_t)t * kbs + j) * FRX_BLOCK;
+            int k0 = j * 32, kv = kc - k0 < 32 ? kc - k0 : 32;
+            for (r = 0; r < 16; r++) {
+                int m = t * 16 + r;
+                const float *src;
+                if (m >= mc) {
+                    for (h = 0; h < 3; h++)
+                        memset(blk + h * FRX_TILE + r * 32, 0, 64);
+                    continue;
+                }
+                if (cs == 1 && kv == 32) {
+                    src = A + (long)m * rs + k0;
+                } else {
+                    for (k = 0; k < 32; k++)
+                        tmp[k] = k < kv ? A[(long)m * rs + (long)(k0 + k) * cs] : 0.0f;
+                    src = tmp;
+                }
+                for (h = 0; h < 2; h++) {
+                    __m256i p0, p1, p2;
+                    frx_split(_mm512_mul_ps(va, _mm512_loadu_ps(src + 16 * h)), &p0, &p1, &p2);
+                    _mm256_storeu_si256((__m256i *)(blk + r * 32 + 16 * h), p0);
+                    _mm256_storeu_si256((__m256i *)(blk + FRX_TILE + r * 32 + 16 * h), p1);
+                    _mm256_storeu_si256((__m256i *)(blk + 2 * FRX_TILE + r * 32 + 16 * h), p2);
+                }
+            }
+        }
+    }
+}
+
+/* Pack op(B)[0:kc, 0:nc] (element (k, n) at B[k * rs + n * cs]) into VNNI B tiles:
+ * column block c (columns 16c..16c+15), k block j at out + c * ld_block + j * FRX_BLOCK. */
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void frx_pack_b_block(
+    int kc, int nc, const float *B, long rs, long cs, uint16_t *out, size_t ld_block)
+{
+    int kbs = frx_ceil(kc, 32), c, j, k, n, q, h;
+    float tmp[32][16];
+    for (c = 0; c < frx_ceil(nc, 16); c++) {
+        int n0 = c * 16, nv = nc - n0 < 16 ? nc - n0 : 16;
+        for (j = 0; j < kbs; j++) {
+            uint16_t *blk = out + (size_t)c * ld_block + (size_t)j * FRX_BLOCK;
+            int k0 = j * 32, kv = kc - k0 < 32 ? kc - k0 : 32;
+            if (cs == 1) { /* rows of op(B) contiguous */
+                for (k = 0; k < 32; k++)
+                    for (n = 0; n < 16; n++)
+                        tmp[k][n] = k < kv && n < nv ? B[(long)(k0 + k) * rs + n0 + n] : 0.0f;
+            } else { /* columns contiguous (a transposed operand) */
+                for (n = 0; n < 16; n++)
+                    for (k = 0; k < 32; k++)
+                        tmp[k][n] = k < kv && n < nv ? B[(long)(k0 + k) * rs + (long)(n0 + n) * cs]
+                                                     : 0.0f;
+            }
+            for (q = 0; q < 16; q++) { /* tile row q: k = 2q and 2q + 1 interleaved */
+                __m256i e[3], o[3];
+                frx_split(_mm512_loadu_ps(tmp[2 * q]), &e[0], &e[1], &e[2]);
+                frx_split(_mm512_loadu_ps(tmp[2 * q + 1]), &o[0], &o[1], &o[2]);
+                for (h = 0; h < 3; h++) {
+                    __m512i row = _mm512_or_si512(
+                        _mm512_cvtepu16_epi32(e[h]),
+                        _mm512_slli_epi32(_mm512_cvtepu16_epi32(o[h]), 16));
+                    _mm512_storeu_si512((void *)(blk + h * FRX_TILE + q * 32), row);
+                }
+            }
+        }
+    }
+}
+
+/* The whole K x N matrix packed once (prepacked B of frx_gemm); out from frx_packed_size. */
+static inline void frx_pack_b(int K, int N, const float *B, long rs, long cs, float *out) {
+    frx_pack_b_block(K, N, B, rs, cs, frx_aligned(out),
+                     (size_t)frx_ceil(K, 32) * FRX_BLOCK);
+}
+
+/* Every tile 16 rows x 64 bytes.  A static object: GCC 12's _tile_loadconfig tells the
+ * compiler it reads only a pointer's worth of the config, so stores into a local one may
+ * be dropped before the instruction reads them. */
+static const frx_tilecfg frx_config __attribute__((aligned(64))) = {
+    1, 0, {0}, {64, 64, 64, 64, 64, 64, 64, 64}, {16, 16, 16, 16, 16, 16, 16, 16}};
+
+__attribute__((target("amx-tile"))) static inline void frx_configure(void) {
+    _tile_loadconfig(&frx_config);
+}
+
+/* Copy an m x n corner between C and a 16 x 16 scratch tile (zero elsewhere on load). */
+static inline void frx_edge_in(const float *c, int ldc, int m, int n, float *tile) {
+    int r, j;
+    for (r = 0; r < 16; r++)
+        for (j = 0; j < 16; j++)
+            tile[r * 16 + j] = r < m && j < n ? c[(long)r * ldc + j] : 0.0f;
+}
+
+static inline void frx_edge_out(const float *tile, int m, int n, float *c, int ldc) {
+    int r, j;
+    for (r = 0; r < m; r++)
+        for (j = 0; j < n; j++)
+            c[(long)r * ldc + j] = tile[r * 16 + j];
+}
+
+/* The six piece products of one k block into C tile `acc`, smallest first.  Tile numbers
+ * must be literals, hence the macro. */
+#define FRX_SIX(acc)                 \
+    do {                             \
+        _tile_dpbf16ps(acc, 4, 5);   \
+        _tile_dpbf16ps(acc, 3, 6);   \
+        _tile_dpbf16ps(acc, 2, 7);   \
+        _tile_dpbf16ps(acc, 3, 5);   \
+        _tile_dpbf16ps(acc, 2, 6);   \
+        _tile_dpbf16ps(acc, 2, 5);   \
+    } while (0)
+
+/* C[0:m, 0:n0+n1] (+)= one packed A tile row block @ one or two packed B column blocks
+ * (n1 == 0: one), over kbs k blocks.  load_c: add to C (else overwrite). */
+__attribute__((target("amx-tile,amx-bf16"))) static void frx_micro(
+    int kbs, const uint16_t *a, const uint16_t *b0, const uint16_t *b1, float *c, int ldc,
+    int m, int n0, int n1, int load_c)
+{
+    float scratch[2][256] __attribute__((aligned(64)));
+    int j, full0 = m == 16 && n0 == 16, full1 = m == 16 && n1 == 16;
+    const long stride = (long)ldc * 4;
+    if (!load_c) {
+        _tile_zero(0);
+        _tile_zero(1);
+    } else {
+        if (full0) {
+            _tile_loadd(0, c, stride);
+        } else {
+            frx_edge_in(c, ldc, m, n0, scratch[0]);
+            _tile_loadd(0, scratch[0], 64);
+        }
+        if (n1 > 0 && full1) {
+            _tile_loadd(1, c + 16, stride);
+        } else {
+            frx_edge_in(c + 16, ldc, m, n1, scratch[1]);
+            _tile_loadd(1, scratch[1], 64);
+        }
+    }
+    if (n1 > 0) {
+        for (j = 0; j < kbs; j++) {
+            _tile_loadd(2, a, 64);
+            _tile_loadd(3, a + FRX_TILE, 64);
+            _tile_loadd(4, a + 2 * FRX_TILE, 64);
+            a += FRX_BLOCK;
+            _tile_loadd(5, b0, 64);
+            _tile_loadd(6, b0 + FRX_TILE, 64);
+            _tile_loadd(7, b0 + 2 * FRX_TILE, 64);
+            b0 += FRX_BLOCK;
+            FRX_SIX(0);
+            _tile_loadd(5, b1, 64);
+            _tile_loadd(6, b1 + FRX_TILE, 64);
+            _tile_loadd(7, b1 + 2 * FRX_TILE, 64);
+            b1 += FRX_BLOCK;
+            FRX_SIX(1);
+        }
+    } else {
+        for (j = 0; j < kbs; j++) {
+            _tile_loadd(2, a, 64);
+            _tile_loadd(3, a + FRX_TILE, 64);
+            _tile_loadd(4, a + 2 * FRX_TILE, 64);
+            a += FRX_BLOCK;
+            _tile_loadd(5, b0, 64);
+            _tile_loadd(6, b0 + FRX_TILE, 64);
+            _tile_loadd(7, b0 + 2 * FRX_TILE, 64);
+            b0 += FRX_BLOCK;
+            FRX_SIX(0);
+        }
+    }
+    if (full0) {
+        _tile_stored(0, c, stride);
+    } else {
+        _tile_stored(0, scratch[0], 64);
+        frx_edge_out(scratch[0], m, n0, c, ldc);
+    }
+    if (n1 > 0) {
+        if (full1) {
+            _tile_stored(1, c + 16, stride);
+        } else {
+            _tile_stored(1, scratch[1], 64);
+            frx_edge_out(scratch[1], m, n1, c + 16, ldc);
+        }
+    }
+}
+
+__attribute__((target("amx-tile"))) static inline void frx_release(void) { _tile_release(); }
+
+/* C (M, N) = alpha op(A) @ op(B) + beta C; op(A) element (m, k) at A[m * a_rs + k * a_cs],
+ * op(B) element (k, n) at B[k * b_rs + n * b_cs], or B prepacked by frx_pack_b over all K
+ * (then B is ignored).  Returns -1 (C untouched) when a buffer cannot be allocated. */
+static int frx_gemm(int M, int N, int K, float alpha, const float *A, long a_rs, long a_cs,
+                    const float *B, long b_rs, long b_cs, const float *prepacked, float beta,
+                    float *C, int ldc)
+{
+    int jc, pc, ic, jr, ir, kb_all = frx_ceil(K, 32);
+    void *a_mem, *b_mem = NULL;
+    uint16_t *a_buf, *b_buf = NULL;
+    const uint16_t *pre = prepacked ? frx_aligned((void *)prepacked) : NULL;
+    int nc_max = prepacked ? N : (N < FRX_NC ? N : FRX_NC);
+    int kc_max = K < FRX_KC ? K : FRX_KC, mc_max = M < FRX_MC ? M : FRX_MC;
+    a_mem = malloc((size_t)frx_ceil(mc_max, 16) * frx_ceil(kc_max, 32) * FRX_BLOCK * 2 +
+                   FRX_ALIGN);
+    if (!prepacked)
+        b_mem = malloc((size_t)frx_ceil(nc_max, 16) * frx_ceil(kc_max, 32) * FRX_BLOCK * 2 +
+                       FRX_ALIGN);
+    if (a_mem == NULL || (!prepacked && b_mem == NULL)) {
+        free(a_mem);
+        free(b_mem);
+        return -1;
+    }
+    a_buf = frx_aligned(a_mem);
+    if (b_mem)
+        b_buf = frx_aligned(b_mem);
+    if (beta != 0.0f && beta != 1.0f) { /* scale once, then accumulate */
+        for (ir = 0; ir < M; ir++)
+            for (jr = 0; jr < N; jr++)
+                C[(long)ir * ldc + jr] *= beta;
+        beta = 1.0f;
+    }
+    frx_configure();
+    for (jc = 0; jc < N; jc += nc_max) {
+        int nc = N - jc < nc_max ? N - jc : nc_max;
+        for (pc = 0; pc < K; pc += kc_max) {
+            int kc = K - pc < kc_max ? K - pc : kc_max, kbs = frx_ceil(kc, 32);
+            int load_c = pc > 0 || beta == 1.0f;
+            const uint16_t *bb;
+            size_t ld_block;
+            if (pre) { /* column block c of the whole-K packing, from k block pc / 32 */
+                ld_block = (size_t)kb_all * FRX_BLOCK;
+                bb = pre + (size_t)(jc / 16) * ld_block + (size_t)(pc / 32) * FRX_BLOCK;
+            } else {
+                ld_block = (size_t)kbs * FRX_BLOCK;
+                frx_pack_b_block(kc, nc, B + (long)pc * b_rs + (long)jc * b_cs, b_rs, b_cs,
+                                 b_buf, ld_block);
+                bb = b_buf;
+            }
+            for (ic = 0; ic < M; ic += mc_max) {
+                int mc = M - ic < mc_max ? M - ic : mc_max;
+                frx_pack_a(mc, kc, alpha, A + (long)ic * a_rs + (long)pc * a_cs, a_rs, a_cs,
+                           a_buf);
+                for (jr = 0; jr < nc; jr += 32) {
+                    int n0 = nc - jr < 16 ? nc - jr : 16;
+                    int n1 = nc - jr - 16 < 0 ? 0 : (nc - jr - 16 < 16 ? nc - jr - 16 : 16);
+                    const uint16_t *b0 = bb + (size_t)(jr / 16) * ld_block;
+                    for (ir = 0; ir < mc; ir += 16) {
+                        int m = mc - ir < 16 ? mc - ir : 16;
+                        frx_micro(kbs, a_buf + (size_t)(ir / 16) * kbs * FRX_BLOCK, b0,
+                                  n1 > 0 ? b0 + ld_block : NULL,
+                                  C + (long)(ic + ir) * ldc + jc + jr, ldc, m, n0, n1, load_c);
+                    }
+                }
+            }
+        }
+    }
+    frx_release();
+    free(a_mem);
+    free(b_mem);
+    return 0;
+}
+
+#endif
