@@ -99,41 +99,84 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) static inline void frx_sp
     *p2 = (__m256i)_mm512_cvtneps_pbh(r);
 }
 
+/* out[j * ldo + i] = src[i * lds + j] for a 16 x 16 block: the in-register transpose
+ * (32-bit unpacks, 64-bit shuffles, two rounds of 128-bit lane shuffles). */
+__attribute__((target("avx512f"))) static inline void frx_transpose16(const float *src,
+                                                                     long lds, float *out,
+                                                                     int ldo)
+{
+    __m512 r[16], a[16], b[16];
+    int i, c;
+    for (i = 0; i < 16; i++)
+        r[i] = _mm512_loadu_ps(src + i * lds);
+    for (i = 0; i < 16; i += 2) { /* a[i], a[i+1]: rows i, i+1 interleaved */
+        a[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        a[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (i = 0; i < 16; i += 4) { /* b[i + c], lane L: rows i..i+3 of column 4L + c */
+        b[i] = _mm512_shuffle_ps(a[i], a[i + 2], 0x44);
+        b[i + 1] = _mm512_shuffle_ps(a[i], a[i + 2], 0xEE);
+        b[i + 2] = _mm512_shuffle_ps(a[i + 1], a[i + 3], 0x44);
+        b[i + 3] = _mm512_shuffle_ps(a[i + 1], a[i + 3], 0xEE);
+    }
+    for (c = 0; c < 4; c++) { /* gather lane L of b[c], b[4+c], b[8+c], b[12+c] */
+        __m512 e0 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0x88);
+        __m512 e1 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0xDD);
+        __m512 e2 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0x88);
+        __m512 e3 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0xDD);
+        _mm512_storeu_ps(out + (long)c * ldo, _mm512_shuffle_f32x4(e0, e2, 0x88));
+        _mm512_storeu_ps(out + (long)(8 + c) * ldo, _mm512_shuffle_f32x4(e0, e2, 0xDD));
+        _mm512_storeu_ps(out + (long)(4 + c) * ldo, _mm512_shuffle_f32x4(e1, e3, 0x88));
+        _mm512_storeu_ps(out + (long)(12 + c) * ldo, _mm512_shuffle_f32x4(e1, e3, 0xDD));
+    }
+}
+
+/* Split rows of 32 floats (row r at rows + r * 32) times alpha into the three piece tiles
+ * of an A block (rows r0..r1). */
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static inline void frx_split_rows(
+    const float *rows, long ld, int r0, int r1, float alpha, uint16_t *blk)
+{
+    __m512 va = _mm512_set1_ps(alpha);
+    int r, h;
+    for (r = r0; r < r1; r++) {
+        for (h = 0; h < 2; h++) {
+            __m256i p0, p1, p2;
+            frx_split(_mm512_mul_ps(va, _mm512_loadu_ps(rows + (r - r0) * ld + 16 * h)), &p0,
+                      &p1, &p2);
+            _mm256_storeu_si256((__m256i *)(blk + r * 32 + 16 * h), p0);
+            _mm256_storeu_si256((__m256i *)(blk + FRX_TILE + r * 32 + 16 * h), p1);
+            _mm256_storeu_si256((__m256i *)(blk + 2 * FRX_TILE + r * 32 + 16 * h), p2);
+        }
+    }
+}
+
 /* Pack alpha op(A)[0:mc, 0:kc] (element (m, k) at A[m * rs + k * cs]) into A tiles:
  * tile t (rows 16t..16t+15), k block j at out + (t * kbs + j) * FRX_BLOCK. */
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void frx_pack_a(
     int mc, int kc, float alpha, const float *A, long rs, long cs, uint16_t *out)
 {
     int kbs = frx_ceil(kc, 32), t, j, r, k, h;
-    __m512 va = _mm512_set1_ps(alpha);
-    float tmp[32];
+    float tmp[16][32];
     for (t = 0; t < frx_ceil(mc, 16); t++) {
+        int m0 = t * 16, mv = mc - m0 < 16 ? mc - m0 : 16;
         for (j = 0; j < kbs; j++) {
             uint16_t *blk = out + ((size_t)t * kbs + j) * FRX_BLOCK;
             int k0 = j * 32, kv = kc - k0 < 32 ? kc - k0 : 32;
-            for (r = 0; r < 16; r++) {
-                int m = t * 16 + r;
-                const float *src;
-                if (m >= mc) {
-                    for (h = 0; h < 3; h++)
-                        memset(blk + h * FRX_TILE + r * 32, 0, 64);
-                    continue;
-                }
-                if (cs == 1 && kv == 32) {
-                    src = A + (long)m * rs + k0;
-                } else {
+            if (cs == 1 && kv == 32) { /* rows contiguous in k: split in place */
+                frx_split_rows(A + (long)m0 * rs + k0, rs, 0, mv, alpha, blk);
+            } else if (rs == 1 && kv == 32 && mv == 16) { /* transposed: two 16 x 16 */
+                frx_transpose16(A + m0 + (long)k0 * cs, cs, &tmp[0][0], 32);
+                frx_transpose16(A + m0 + (long)(k0 + 16) * cs, cs, &tmp[0][16], 32);
+                frx_split_rows(&tmp[0][0], 32, 0, 16, alpha, blk);
+            } else { /* edges: gather, zero padded */
+                for (r = 0; r < mv; r++)
                     for (k = 0; k < 32; k++)
-                        tmp[k] = k < kv ? A[(long)m * rs + (long)(k0 + k) * cs] : 0.0f;
-                    src = tmp;
-                }
-                for (h = 0; h < 2; h++) {
-                    __m256i p0, p1, p2;
-                    frx_split(_mm512_mul_ps(va, _mm512_loadu_ps(src + 16 * h)), &p0, &p1, &p2);
-                    _mm256_storeu_si256((__m256i *)(blk + r * 32 + 16 * h), p0);
-                    _mm256_storeu_si256((__m256i *)(blk + FRX_TILE + r * 32 + 16 * h), p1);
-                    _mm256_storeu_si256((__m256i *)(blk + 2 * FRX_TILE + r * 32 + 16 * h), p2);
-                }
+                        tmp[r][k] = k < kv ? A[(long)(m0 + r) * rs + (long)(k0 + k) * cs] : 0.0f;
+                frx_split_rows(&tmp[0][0], 32, 0, mv, alpha, blk);
             }
+            for (r = mv; r < 16; r++)
+                for (h = 0; h < 3; h++)
+                    memset(blk + h * FRX_TILE + r * 32, 0, 64);
         }
     }
 }
@@ -150,7 +193,13 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void frx_pack_b_bl
         for (j = 0; j < kbs; j++) {
             uint16_t *blk = out + (size_t)c * ld_block + (size_t)j * FRX_BLOCK;
             int k0 = j * 32, kv = kc - k0 < 32 ? kc - k0 : 32;
-            if (cs == 1) { /* rows of op(B) contiguous */
+            if (kv == 32 && nv == 16 && cs == 1) { /* full block, rows contiguous */
+                for (k = 0; k < 32; k++)
+                    _mm512_storeu_ps(tmp[k], _mm512_loadu_ps(B + (long)(k0 + k) * rs + n0));
+            } else if (kv == 32 && nv == 16 && rs == 1) { /* full block, transposed */
+                frx_transpose16(B + (long)n0 * cs + k0, cs, tmp[0], 16);
+                frx_transpose16(B + (long)n0 * cs + k0 + 16, cs, tmp[16], 16);
+            } else if (cs == 1) { /* rows of op(B) contiguous */
                 for (k = 0; k < 32; k++)
                     for (n = 0; n < 16; n++)
                         tmp[k][n] = k < kv && n < nv ? B[(long)(k0 + k) * rs + n0 + n] : 0.0f;
@@ -191,19 +240,20 @@ __attribute__((target("amx-tile"))) static inline void frx_configure(void) {
     _tile_loadconfig(&frx_config);
 }
 
-/* Copy an m x n corner between C and a 16 x 16 scratch tile (zero elsewhere on load). */
-static inline void frx_edge_in(const float *c, int ldc, int m, int n, float *tile) {
+/* Move an m x n corner of C (row stride ldc) into a 16 x 16 scratch tile (zero
+ * elsewhere) and back: the edge tiles. */
+static inline void frx_c_in(const float *c, long ldc, int m, int n, float *tile) {
     int r, j;
     for (r = 0; r < 16; r++)
         for (j = 0; j < 16; j++)
-            tile[r * 16 + j] = r < m && j < n ? c[(long)r * ldc + j] : 0.0f;
+            tile[r * 16 + j] = r < m && j < n ? c[r * ldc + j] : 0.0f;
 }
 
-static inline void frx_edge_out(const float *tile, int m, int n, float *c, int ldc) {
+static inline void frx_c_out(const float *tile, int m, int n, float *c, long ldc) {
     int r, j;
     for (r = 0; r < m; r++)
         for (j = 0; j < n; j++)
-            c[(long)r * ldc + j] = tile[r * 16 + j];
+            c[r * ldc + j] = tile[r * 16 + j];
 }
 
 /* The six piece products of one k block into C tile `acc`, smallest first.  Tile numbers
@@ -221,26 +271,26 @@ static inline void frx_edge_out(const float *tile, int m, int n, float *c, int l
 /* C[0:m, 0:n0+n1] (+)= one packed A tile row block @ one or two packed B column blocks
  * (n1 == 0: one), over kbs k blocks.  load_c: add to C (else overwrite). */
 __attribute__((target("amx-tile,amx-bf16"))) static void frx_micro(
-    int kbs, const uint16_t *a, const uint16_t *b0, const uint16_t *b1, float *c, int ldc,
+    int kbs, const uint16_t *a, const uint16_t *b0, const uint16_t *b1, float *c, long ldc,
     int m, int n0, int n1, int load_c)
 {
     float scratch[2][256] __attribute__((aligned(64)));
-    int j, full0 = m == 16 && n0 == 16, full1 = m == 16 && n1 == 16;
-    const long stride = (long)ldc * 4;
+    float *c1 = c + 16;
+    int j, direct0 = m == 16 && n0 == 16, direct1 = m == 16 && n1 == 16;
     if (!load_c) {
         _tile_zero(0);
         _tile_zero(1);
     } else {
-        if (full0) {
-            _tile_loadd(0, c, stride);
+        if (direct0) {
+            _tile_loadd(0, c, ldc * 4);
         } else {
-            frx_edge_in(c, ldc, m, n0, scratch[0]);
+            frx_c_in(c, ldc, m, n0, scratch[0]);
             _tile_loadd(0, scratch[0], 64);
         }
-        if (n1 > 0 && full1) {
-            _tile_loadd(1, c + 16, stride);
+        if (direct1) {
+            _tile_loadd(1, c1, ldc * 4);
         } else {
-            frx_edge_in(c + 16, ldc, m, n1, scratch[1]);
+            frx_c_in(c1, ldc, m, n1, scratch[1]);
             _tile_loadd(1, scratch[1], 64);
         }
     }
@@ -274,18 +324,18 @@ __attribute__((target("amx-tile,amx-bf16"))) static void frx_micro(
             FRX_SIX(0);
         }
     }
-    if (full0) {
-        _tile_stored(0, c, stride);
+    if (direct0) {
+        _tile_stored(0, c, ldc * 4);
     } else {
         _tile_stored(0, scratch[0], 64);
-        frx_edge_out(scratch[0], m, n0, c, ldc);
+        frx_c_out(scratch[0], m, n0, c, ldc);
     }
     if (n1 > 0) {
-        if (full1) {
-            _tile_stored(1, c + 16, stride);
+        if (direct1) {
+            _tile_stored(1, c1, ldc * 4);
         } else {
             _tile_stored(1, scratch[1], 64);
-            frx_edge_out(scratch[1], m, n1, c + 16, ldc);
+            frx_c_out(scratch[1], m, n1, c1, ldc);
         }
     }
 }
@@ -294,7 +344,10 @@ __attribute__((target("amx-tile"))) static inline void frx_release(void) { _tile
 
 /* C (M, N) = alpha op(A) @ op(B) + beta C; op(A) element (m, k) at A[m * a_rs + k * a_cs],
  * op(B) element (k, n) at B[k * b_rs + n * b_cs], or B prepacked by frx_pack_b over all K
- * (then B is ignored).  Returns -1 (C untouched) when a buffer cannot be allocated. */
+ * (then B is ignored).  Returns -1 (C untouched) when a buffer cannot be allocated.
+ * (Computing C^T = op(B)^T op(A)^T instead when A is transposed, so that the wider
+ * operand needs no transpose, measured slower: C tiles must then be transposed in and out
+ * at every K block.) */
 static int frx_gemm(int M, int N, int K, float alpha, const float *A, long a_rs, long a_cs,
                     const float *B, long b_rs, long b_cs, const float *prepacked, float beta,
                     float *C, int ldc)
@@ -353,7 +406,8 @@ static int frx_gemm(int M, int N, int K, float alpha, const float *A, long a_rs,
                         int m = mc - ir < 16 ? mc - ir : 16;
                         frx_micro(kbs, a_buf + (size_t)(ir / 16) * kbs * FRX_BLOCK, b0,
                                   n1 > 0 ? b0 + ld_block : NULL,
-                                  C + (long)(ic + ir) * ldc + jc + jr, ldc, m, n0, n1, load_c);
+                                  C + (long)(ic + ir) * ldc + jc + jr, ldc, m, n0, n1,
+                                  load_c);
                     }
                 }
             }
