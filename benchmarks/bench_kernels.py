@@ -75,8 +75,9 @@ def sgemm_rate(M: int, N: int, K: int, n_threads: int, torch=None) -> tuple[floa
     Each kernel thread multiplies its own batch chunk of M / n_threads rows by W_hh^T
     (N = G*H, K = H) on one thread, all threads at once; the machine rate for that is
     the single-thread rate at the chunk shape times n_threads.  Measured with the
-    kernels' own GEMM (fastrnn_sgemm.h / BLIS, sgemm_backend()) and, when torch is
-    there, with MKL through torch.mm; the faster one is the reference.
+    kernels' own per-step product (fastrnn_sgemm.h / BLIS, sgemm_backend(), W_hh packed
+    once as the kernels do) and, when torch is there, with MKL through torch.mm; the
+    faster one is the reference.
     """
     from fastrnn._kernels import _info, linalg
 
@@ -87,20 +88,22 @@ def sgemm_rate(M: int, N: int, K: int, n_threads: int, torch=None) -> tuple[floa
     out = np.empty((rows, N), np.float32)
     reps = max(1, int(2e8 // (2 * rows * N * K)))
     candidates = {
-        f"fastrnn {_info.sgemm_backend()}": lambda: linalg.matmul_into(
-            False, True, A, W, np.float32(0), out, 1
+        f"fastrnn {_info.sgemm_backend()}": lambda: linalg.repeat_step_product(
+            A, W, out, reps
         )
     }
     if torch is not None:
         tA, tW, tout = torch.from_numpy(A), torch.from_numpy(W), torch.from_numpy(out)
-        candidates["mkl (torch.mm)"] = lambda: torch.mm(tA, tW.T, out=tout)
+        candidates["mkl (torch.mm)"] = lambda: [
+            torch.mm(tA, tW.T, out=tout) for _ in range(reps)
+        ]
     best, who = 0.0, ""
     saved = torch.get_num_threads() if torch is not None else None
     if torch is not None:
         torch.set_num_threads(1)
     try:
         for name, fn in candidates.items():
-            t = median_time(lambda: [fn() for _ in range(reps)], budget=0.5)
+            t = median_time(fn, budget=0.5)
             rate = 2.0 * rows * N * K * reps / t * n_threads / 1e9
             if rate > best:
                 best, who = rate, name

@@ -95,3 +95,14 @@ def test_avx512_path_still_passes_this_file_on_an_amx_cpu():
     )
     assert done.returncode == 0, done.stdout[-2000:]
     assert " passed" in done.stdout
+
+
+def test_repeat_step_product_is_the_per_step_product(rng):
+    """The benchmark's per-step product (W packed once) computes A @ W^T."""
+    A = rng.standard_normal((16, 70)).astype(np.float32)
+    W = rng.standard_normal((130, 70)).astype(np.float32)
+    C = np.full((16, 130), np.nan, np.float32)
+    linalg.repeat_step_product(A, W, C, 3)
+    assert_allclose(C, A.astype(np.float64) @ W.T, rtol=1e-5, atol=1e-4)
+    with pytest.raises(ValueError, match="expected"):
+        linalg.repeat_step_product(A, np.ascontiguousarray(W[:, :5]), C, 1)

@@ -11,7 +11,9 @@ kernels use, each thread calling single-threaded BLIS on its block.
 from cython cimport floating
 from cython.parallel cimport prange
 
-from fastrnn._kernels._blas cimport gemm
+from fastrnn._kernels._blas cimport (
+    PackedWeights, gemm, gemm_packed, packed_free, packed_init,
+)
 from fastrnn._kernels._loops cimport chunk_start, n_chunks_for
 
 
@@ -47,3 +49,23 @@ def matmul_into(
                 gemm(trans_a, trans_b, M, hi - lo, K, 1, &A[0, 0], lda,
                      &B[0, 0] + (<long long>lo * ldb if trans_b else lo), ldb,
                      beta, &C[0, 0] + lo, ldc)
+
+
+def repeat_step_product(
+    const floating[:, ::1] A,       # IN  (M, K) a thread's rows of h_{t-1}
+    const floating[:, ::1] W,       # IN  (N, K) the recurrent weights W_hh
+    floating[:, ::1] C,             # OUT (M, N) = A @ W^T
+    int reps,
+):
+    """C = A @ W^T, reps times on one thread, W packed once: the kernels' per-step
+    recurrent product exactly as they run it (benchmarks/bench_kernels.py's sgemm rate)."""
+    cdef int M = A.shape[0], K = A.shape[1], N = W.shape[0], r
+    cdef PackedWeights pw
+    if W.shape[1] != K or C.shape[0] != M or C.shape[1] != N:
+        raise ValueError("expected A (M, K), W (N, K), C (M, N)")
+    if packed_init(&pw, True, K, N, &W[0, 0], K) != 0:
+        raise MemoryError("could not allocate the packed weights")
+    with nogil:
+        for r in range(reps):
+            gemm_packed(M, &A[0, 0], K, &pw, 0, &C[0, 0], N)
+    packed_free(&pw)
