@@ -17,7 +17,7 @@ import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-KERNELS = ["_info", "linalg", "rnn", "lstm", "gru", "generate"]
+KERNELS = ["_info", "linalg", "optim", "rnn", "lstm", "gru", "generate"]
 
 
 def _flag(name: str) -> bool:

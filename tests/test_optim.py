@@ -352,3 +352,40 @@ def test_bad_params_raise(rng: np.random.Generator) -> None:
         optim.SGD([np.zeros(3)])
     with pytest.raises(ValueError, match="leaf"):
         optim.SGD([p * 2])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_fused_adam_equals_the_numpy_formula(
+    dtype, weight_decay, rng: np.random.Generator, monkeypatch
+) -> None:
+    """The one-pass Adam kernel (fastrnn._kernels.optim) does the NumPy formula's
+    arithmetic: same parameters after several steps, bit for bit."""
+    from fastrnn.optim import adam
+
+    start = rng.standard_normal((300, 257)).astype(dtype)  # > 32k: threaded
+    grads = [rng.standard_normal(start.shape).astype(dtype) for _ in range(4)]
+    results = []
+    for fused in (True, False):
+        monkeypatch.setattr(adam, "FUSED", fused)
+        p = nn.Parameter(start.copy())
+        opt = optim.Adam([p], lr=1e-2, weight_decay=weight_decay)
+        for g in grads:
+            p.grad = g.copy()
+            opt.step()
+        results.append((p.data.copy(), opt.state[p]["exp_avg_sq"].copy()))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def test_fused_adam_leaves_non_contiguous_state_to_numpy(rng: np.random.Generator) -> None:
+    """Moments loaded as non-contiguous arrays must still be updated in place."""
+    p = nn.Parameter(rng.standard_normal((6, 5)).astype(np.float32))
+    opt = optim.Adam([p], lr=0.1)
+    p.grad = np.ones((6, 5), np.float32)
+    opt.step()
+    state = opt.state[p]
+    state["exp_avg"] = np.asfortranarray(state["exp_avg"])
+    before = state["exp_avg"].copy()
+    opt.step()
+    assert not np.array_equal(state["exp_avg"], before)

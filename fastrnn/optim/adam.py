@@ -7,8 +7,26 @@ from typing import Any
 
 import numpy as np
 
+from fastrnn import _threads
+from fastrnn._kernels.optim import adam_update
 from fastrnn.optim.optimizer import Array, Optimizer, ParamsT, check_non_negative
 from fastrnn.tensor import Tensor
+
+#: fused updates on (False: always the NumPy formula; tests compare the two)
+FUSED = True
+
+
+def _fusable(group: dict[str, Any], p: Array, *arrays: Array) -> bool:
+    """The one-pass kernel covers plain Adam with an optional L2 penalty on contiguous
+    float parameters (gradient and moments alike); the rest takes the NumPy formula."""
+    return (
+        FUSED
+        and not group["amsgrad"]
+        and not group["maximize"]
+        and not (group["decoupled_weight_decay"] and group["weight_decay"] != 0)
+        and p.dtype in (np.float32, np.float64)
+        and all(a.dtype == p.dtype and a.flags.c_contiguous for a in (p, *arrays))
+    )
 
 
 class Adam(Optimizer):
@@ -98,7 +116,25 @@ class Adam(Optimizer):
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = np.zeros_like(p)
         m, v = state["exp_avg"], state["exp_avg_sq"]
+        if _fusable(group, p, grad, m, v):
+            state["step"] += 1
+            step = float(state["step"])
+            adam_update(
+                p.reshape(-1),
+                grad.reshape(-1),
+                m.reshape(-1),
+                v.reshape(-1),
+                lr / (1 - beta1**step),
+                (1 - beta2**step) ** 0.5,
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+                _threads.get_num_threads(),
+            )
+            return
 
+        # the reference formula (and amsgrad, maximize, decoupled decay)
         if group["maximize"]:
             grad = -grad
         state["step"] += 1
