@@ -79,9 +79,12 @@ def median_time(
 
 
 def write_results(name: str, rows: list[dict], meta: dict) -> tuple[Path, Path]:
-    RESULTS.mkdir(exist_ok=True)
-    csv_path = RESULTS / f"{name}.csv"
-    json_path = RESULTS / f"{name}.json"
+    """Write rows as CSV and JSON: ``name`` is a file stem under benchmarks/results/, or
+    a path (with a directory part) used as given."""
+    stem = Path(name) if Path(name).parent != Path(".") else RESULTS / name
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    csv_path = stem.with_name(stem.name + ".csv")
+    json_path = stem.with_name(stem.name + ".json")
     with csv_path.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
