@@ -294,34 +294,22 @@ __attribute__((target("amx-tile,amx-bf16"))) static void frx_micro(
             _tile_loadd(1, scratch[1], 64);
         }
     }
-    if (n1 > 0) {
-        for (j = 0; j < kbs; j++) {
-            _tile_loadd(2, a, 64);
-            _tile_loadd(3, a + FRX_TILE, 64);
-            _tile_loadd(4, a + 2 * FRX_TILE, 64);
-            a += FRX_BLOCK;
-            _tile_loadd(5, b0, 64);
-            _tile_loadd(6, b0 + FRX_TILE, 64);
-            _tile_loadd(7, b0 + 2 * FRX_TILE, 64);
-            b0 += FRX_BLOCK;
-            FRX_SIX(0);
+    for (j = 0; j < kbs; j++) {
+        _tile_loadd(2, a, 64);
+        _tile_loadd(3, a + FRX_TILE, 64);
+        _tile_loadd(4, a + 2 * FRX_TILE, 64);
+        a += FRX_BLOCK;
+        _tile_loadd(5, b0, 64);
+        _tile_loadd(6, b0 + FRX_TILE, 64);
+        _tile_loadd(7, b0 + 2 * FRX_TILE, 64);
+        b0 += FRX_BLOCK;
+        FRX_SIX(0);
+        if (n1 > 0) { /* the second column block reuses the A pieces */
             _tile_loadd(5, b1, 64);
             _tile_loadd(6, b1 + FRX_TILE, 64);
             _tile_loadd(7, b1 + 2 * FRX_TILE, 64);
             b1 += FRX_BLOCK;
             FRX_SIX(1);
-        }
-    } else {
-        for (j = 0; j < kbs; j++) {
-            _tile_loadd(2, a, 64);
-            _tile_loadd(3, a + FRX_TILE, 64);
-            _tile_loadd(4, a + 2 * FRX_TILE, 64);
-            a += FRX_BLOCK;
-            _tile_loadd(5, b0, 64);
-            _tile_loadd(6, b0 + FRX_TILE, 64);
-            _tile_loadd(7, b0 + 2 * FRX_TILE, 64);
-            b0 += FRX_BLOCK;
-            FRX_SIX(0);
         }
     }
     if (direct0) {
