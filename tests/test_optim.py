@@ -378,7 +378,9 @@ def test_fused_adam_equals_the_numpy_formula(
     np.testing.assert_array_equal(results[0][1], results[1][1])
 
 
-def test_fused_adam_leaves_non_contiguous_state_to_numpy(rng: np.random.Generator) -> None:
+def test_fused_adam_leaves_non_contiguous_state_to_numpy(
+    rng: np.random.Generator,
+) -> None:
     """Moments loaded as non-contiguous arrays must still be updated in place."""
     p = nn.Parameter(rng.standard_normal((6, 5)).astype(np.float32))
     opt = optim.Adam([p], lr=0.1)
