@@ -29,6 +29,7 @@ and leave its state unchanged, so ``h_n`` is the state at its last valid step.  
 
 from __future__ import annotations
 
+import sys
 import threading
 from dataclasses import dataclass, fields
 
@@ -78,9 +79,60 @@ def _workspace(name: str, shape: tuple[int, ...], dtype) -> Array:
     return buf[:n].reshape(shape)
 
 
+# Kernel outputs (Y, gates, cell states, dX: several MB each) are recycled the same way,
+# but only once nothing references them any more: a fresh np.empty of that size is a new
+# mmap that the kernel must fault in and zero on first touch, ~5% of a char-LM training
+# step (benchmarks/README.md).  A pooled buffer is handed out again only when the pool
+# holds the sole reference to it, so arrays a caller (or a ForwardState, or a Tensor)
+# still holds are never overwritten.
+_RECYCLE_MIN_BYTES = 1 << 20  # smaller arrays come from malloc's free lists anyway
+_RECYCLE_POOL = 8  # buffers kept per thread
+
+
+def _refs_when_free() -> int:
+    """sys.getrefcount(pool[i]) of a buffer only the pool holds (2 on CPython: the
+    list's slot and the call's argument), measured rather than assumed."""
+    probe = [np.empty(1)]
+    return sys.getrefcount(probe[0])
+
+
+_FREE = _refs_when_free()
+
+
+def _recycled(shape: tuple[int, ...], dtype) -> Array:
+    """An uninitialised array for a kernel output: an unreferenced pooled buffer of the
+    same size and dtype if this thread has one, else a new (pooled) one."""
+    dtype = np.dtype(dtype)
+    n = int(np.prod(shape))
+    if n * dtype.itemsize < _RECYCLE_MIN_BYTES:
+        return np.empty(shape, dtype)
+    pool = getattr(_scratch, "pool", None)
+    if pool is None:
+        pool = _scratch.pool = []
+    for i in range(len(pool)):
+        if (
+            pool[i].size == n
+            and pool[i].dtype == dtype
+            and sys.getrefcount(pool[i]) == _FREE
+        ):
+            buf = pool.pop(i)
+            pool.append(buf)  # most recently used last
+            return buf.reshape(shape)
+    buf = np.empty(n, dtype)
+    if len(pool) >= _RECYCLE_POOL:  # make room: the least recently used free buffer
+        free = [i for i in range(len(pool)) if sys.getrefcount(pool[i]) == _FREE]
+        if not free:
+            return buf.reshape(shape)
+        del pool[free[0]]
+    pool.append(buf)
+    return buf.reshape(shape)
+
+
 def clear_workspace() -> None:
-    """Release this thread's scratch arrays (they are kept for the next backward call)."""
+    """Release this thread's scratch arrays and recycled output buffers (both are kept
+    for the next call); arrays still referenced elsewhere stay valid."""
     _scratch.buffers = {}
+    _scratch.pool = []
 
 
 @dataclass(frozen=True, eq=False)
@@ -327,8 +379,8 @@ def forward(
     p = _prepare(cell, X, h0, c0, W_ih, W_hh, b_ih, b_hh, w_peep, lengths, W_hr)
     n_threads = _threads.check_n_threads(n_threads)
     T, B, H, P, G, dtype = p["T"], p["B"], p["H"], p["P"], p["G"], p["dtype"]
-    # outputs are np.empty: the kernels write every entry (zeros past each length)
-    Y = np.empty((T, B, P), dtype)
+    # outputs are uninitialised: the kernels write every entry (zeros past each length)
+    Y = _recycled((T, B, P), dtype)
     h_n = np.empty((B, P), dtype)
     c_n = gates = C = aux = M = None
     kernel = load_kernel(cell)
@@ -342,11 +394,11 @@ def forward(
         peephole = cell == "lstm_peephole"
         w_peep_arr = p["w_peep"] if peephole else np.zeros(3 * H, dtype)
         c_n = np.empty((B, H), dtype)
-        gates = np.empty((T, B, G * H), dtype)
-        C = np.empty((T, B, H), dtype)
+        gates = _recycled((T, B, G * H), dtype)
+        C = _recycled((T, B, H), dtype)
         projected = p["W_hr"] is not None
         W_hr_arr = p["W_hr"] if projected else np.zeros((0, 0), dtype)
-        M = np.empty((T, B, H) if projected else (0, 0, 0), dtype)
+        M = _recycled((T, B, H) if projected else (0, 0, 0), dtype)
         # fmt: off
         kernel.lstm_forward(
             p["X"], p["h0"], p["c0"], p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"],
@@ -356,8 +408,8 @@ def forward(
         if not projected:
             M = None
     else:
-        gates = np.empty((T, B, G * H), dtype)
-        aux = np.empty((T, B, H), dtype)
+        gates = _recycled((T, B, G * H), dtype)
+        aux = _recycled((T, B, H), dtype)
         # fmt: off
         kernel.gru_forward(
             p["X"], p["h0"], p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"], p["lengths"],
@@ -447,7 +499,7 @@ def backward(
     n_threads = (
         state.n_threads if n_threads is None else _threads.check_n_threads(n_threads)
     )
-    dX = np.empty((T, B, I), dtype)
+    dX = _recycled((T, B, I), dtype)
     dh0 = np.empty((B, P), dtype)
     dW_ih = np.empty((G * H, I), dtype)
     dW_hh = np.empty((G * H, P), dtype)

@@ -187,3 +187,41 @@ def test_backward_scratch_is_reused_grown_and_released(rng):
     state, first = grads(6, 4)
     grads(9, 5)  # a larger call in between grows and dirties the scratch arrays
     np.testing.assert_array_equal(F.backward(state, np.ones((6, 4, 2))).dW_hh, first)
+
+
+def test_outputs_are_recycled_only_when_nothing_references_them(rng):
+    """Large kernel outputs (functional._recycled) come from a per-thread pool, but an
+    array is handed out again only after every reference to it is gone: outputs a caller
+    still holds keep their values through later calls."""
+    from fastrnn import functional as Fm
+
+    T, B, H = 64, 32, 128  # gates 4 MB: pooled
+    W = rng.standard_normal((4 * H, 3)).astype(np.float32)
+    U = (rng.standard_normal((4 * H, H)) * 0.1).astype(np.float32)
+
+    def run(seed):
+        X = np.random.default_rng(seed).standard_normal((T, B, 3)).astype(np.float32)
+        return Fm.forward("lstm", X, None, W, U)
+
+    Fm.clear_workspace()
+    Y1, _, _, s1 = run(1)
+    Y1_copy, G1_copy = Y1.copy(), s1.gates.copy()
+    gates_view = s1.gates[3]  # a view keeps its base busy too
+    del s1
+    Y2, _, _, s2 = run(2)  # same shapes: must not reuse the held arrays
+    np.testing.assert_array_equal(Y1, Y1_copy)
+    np.testing.assert_array_equal(gates_view, G1_copy[3])
+    assert not np.shares_memory(Y2, Y1) and not np.shares_memory(s2.gates, gates_view)
+    # once released, the next call of that size gets the same memory back
+    gates_ptr = s2.gates.__array_interface__["data"][0]
+    del Y2, s2
+    _, _, _, s3 = run(3)
+    assert s3.gates.__array_interface__["data"][0] == gates_ptr
+    # and results are those of a fresh call
+    X3 = np.random.default_rng(3).standard_normal((T, B, 3)).astype(np.float32)
+    ref = Fm.forward("lstm", X3, None, W, U)[3].gates.copy()
+    np.testing.assert_array_equal(s3.gates, ref)
+    small = Fm._recycled((10, 10), np.float32)  # below the threshold: plain np.empty
+    assert small.base is None
+    Fm.clear_workspace()
+    assert Fm._scratch.pool == []
