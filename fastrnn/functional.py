@@ -109,21 +109,21 @@ def _recycled(shape: tuple[int, ...], dtype) -> Array:
     pool = getattr(_scratch, "pool", None)
     if pool is None:
         pool = _scratch.pool = []
+    first_free = None  # least recently used unreferenced buffer, evicted if full
     for i in range(len(pool)):
-        if (
-            pool[i].size == n
-            and pool[i].dtype == dtype
-            and sys.getrefcount(pool[i]) == _FREE
-        ):
+        if sys.getrefcount(pool[i]) != _FREE:
+            continue
+        if pool[i].size == n and pool[i].dtype == dtype:
             buf = pool.pop(i)
             pool.append(buf)  # most recently used last
             return buf.reshape(shape)
+        if first_free is None:
+            first_free = i
     buf = np.empty(n, dtype)
-    if len(pool) >= _RECYCLE_POOL:  # make room: the least recently used free buffer
-        free = [i for i in range(len(pool)) if sys.getrefcount(pool[i]) == _FREE]
-        if not free:
+    if len(pool) >= _RECYCLE_POOL:
+        if first_free is None:  # all in use: hand out an unpooled array
             return buf.reshape(shape)
-        del pool[free[0]]
+        del pool[first_free]
     pool.append(buf)
     return buf.reshape(shape)
 

@@ -116,16 +116,18 @@ class Adam(Optimizer):
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = np.zeros_like(p)
         m, v = state["exp_avg"], state["exp_avg_sq"]
+        state["step"] += 1
+        step = float(state["step"])
+        step_size = lr / (1 - beta1**step)
+        bias2 = (1 - beta2**step) ** 0.5  # sqrt of the second moment's bias correction
         if _fusable(group, p, grad, m, v):
-            state["step"] += 1
-            step = float(state["step"])
             adam_update(
                 p.reshape(-1),
                 grad.reshape(-1),
                 m.reshape(-1),
                 v.reshape(-1),
-                lr / (1 - beta1**step),
-                (1 - beta2**step) ** 0.5,
+                step_size,
+                bias2,
                 beta1,
                 beta2,
                 eps,
@@ -137,8 +139,6 @@ class Adam(Optimizer):
         # the reference formula (and amsgrad, maximize, decoupled decay)
         if group["maximize"]:
             grad = -grad
-        state["step"] += 1
-        step = float(state["step"])
         if weight_decay != 0:
             if group["decoupled_weight_decay"]:
                 p *= 1 - lr * weight_decay
@@ -153,9 +153,8 @@ class Adam(Optimizer):
             np.maximum(v_max, v, out=v_max)
             v = v_max
 
-        step_size = lr / (1 - beta1**step)
         denom = np.sqrt(v)
-        denom /= (1 - beta2**step) ** 0.5
+        denom /= bias2
         denom += eps
         p -= step_size * (m / denom)
 
