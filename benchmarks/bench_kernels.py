@@ -138,7 +138,8 @@ def make_inputs(cell: str, I: int, H: int, B: int, T: int, rng) -> dict:
 def time_fastrnn(cell: str, p: dict, n_threads: int, budget: float = 1.5) -> dict:
     cell = PROJECTED.get(cell, (cell,))[0]
 
-    def fwd():
+    def fwd(need_backward: bool = False):
+        # forward-only is inference, like torch's forward under no_grad below
         return F.forward(
             cell,
             p["X"],
@@ -151,10 +152,11 @@ def time_fastrnn(cell: str, p: dict, n_threads: int, budget: float = 1.5) -> dic
             w_peep=p["w_peep"],
             W_hr=p["W_hr"],
             n_threads=n_threads,
+            need_backward=need_backward,
         )
 
     def fwd_bwd():
-        *_, state = fwd()
+        *_, state = fwd(need_backward=True)
         return F.backward(state, p["dY"])
 
     tracemalloc.start()

@@ -66,6 +66,10 @@ class Recurrent(Function):
         n_threads: int,
         site: Any,
     ) -> tuple[Array, ...]:
+        tracer = _active_tracer
+        traced = tracer is not None and site is not None
+        # nothing to differentiate (no_grad, eval, generation): the inference kernels
+        need_backward = traced or any(ctx.needs_input_grad)
         Y, h_n, c_n, state = functional.forward(
             cell,
             X,
@@ -80,11 +84,11 @@ class Recurrent(Function):
             lengths=lengths,
             reverse=reverse,
             n_threads=n_threads,
+            need_backward=need_backward,
         )
         ctx.state = state
         ctx.record = None
-        tracer = _active_tracer
-        if tracer is not None and site is not None:
+        if traced:
             ctx.record = tracer.record(site, state)
         if c_n is None:
             return Y, h_n
@@ -158,6 +162,7 @@ class RecurrentStep(Function):
             c0=c,
             w_peep=w_peep,
             n_threads=n_threads,
+            need_backward=any(ctx.needs_input_grad),
         )
         ctx.state = state
         return h_n if c_n is None else (h_n, c_n)

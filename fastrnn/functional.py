@@ -351,7 +351,8 @@ def forward(
     lengths: ArrayLike | None = None,
     reverse: bool = False,
     n_threads: int | None = None,
-) -> tuple[Array, Array, Array | None, ForwardState]:
+    need_backward: bool = True,
+) -> tuple[Array, Array, Array | None, ForwardState | None]:
     """Run one recurrent layer (one direction) over a padded time-major batch.
 
     Parameters
@@ -368,13 +369,18 @@ def forward(
     lengths : int array of shape (B,) in [1, T], or None for all T
     reverse : process each sequence backwards within its length
     n_threads : OpenMP threads (default :func:`fastrnn.get_num_threads`)
+    need_backward : False for inference (PyTorch's ``no_grad`` forward): nothing is kept
+        for :func:`backward`, and ``state`` is None.  The LSTM kernels then skip saving
+        their (T, B, 4H) gates and (T, B, H) cell states, less memory traffic per step;
+        the other cells save nothing beyond Y or their gates and run as in training.
 
     Returns
     -------
     Y : (T, B, H) outputs, zero past each length ((T, B, P) with W_hr)
     h_n : (B, H) state after each sequence's last processed step ((B, P) with W_hr)
     c_n : (B, H) LSTM cell state, or None
-    state : :class:`ForwardState` for :func:`backward` (and for tracing)
+    state : :class:`ForwardState` for :func:`backward` (and for tracing), or None when
+        ``need_backward`` is False
     """
     p = _prepare(cell, X, h0, c0, W_ih, W_hh, b_ih, b_hh, w_peep, lengths, W_hr)
     n_threads = _threads.check_n_threads(n_threads)
@@ -394,8 +400,9 @@ def forward(
         peephole = cell == "lstm_peephole"
         w_peep_arr = p["w_peep"] if peephole else np.zeros(3 * H, dtype)
         c_n = np.empty((B, H), dtype)
+        # inference: gates is only step 1a's workspace and C stays empty (see the kernel)
         gates = _recycled((T, B, G * H), dtype)
-        C = _recycled((T, B, H), dtype)
+        C = _recycled((T, B, H) if need_backward else (0, 0, 0), dtype)
         projected = p["W_hr"] is not None
         W_hr_arr = p["W_hr"] if projected else np.zeros((0, 0), dtype)
         M = _recycled((T, B, H) if projected else (0, 0, 0), dtype)
@@ -415,6 +422,8 @@ def forward(
             p["X"], p["h0"], p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"], p["lengths"],
             reverse, _GRU_VARIANT[cell], Y, h_n, gates, aux, n_threads)
         # fmt: on
+    if not need_backward:
+        return Y, h_n, c_n, None
     state = ForwardState(
         cell=cell,
         X=p["X"],

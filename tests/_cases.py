@@ -78,7 +78,14 @@ def make_case(
     return case
 
 
-def run_kernel(cell: str, case: dict, *, reverse: bool = False, n_threads: int = 1):
+def run_kernel(
+    cell: str,
+    case: dict,
+    *,
+    reverse: bool = False,
+    n_threads: int = 1,
+    need_backward: bool = True,
+):
     """fastrnn.functional.forward on a case; returns (Y, h_n, c_n, state)."""
     return F.forward(
         split_variant(cell)[0],
@@ -94,6 +101,7 @@ def run_kernel(cell: str, case: dict, *, reverse: bool = False, n_threads: int =
         lengths=case["lengths"],
         reverse=reverse,
         n_threads=n_threads,
+        need_backward=need_backward,
     )
 
 

@@ -403,3 +403,27 @@ def test_split_choice(monkeypatch):
     monkeypatch.setenv("FASTRNN_SPLIT", "unit")
     with pytest.raises(ValueError, match="expected FASTRNN_SPLIT"):
         split_for(2, 1024, big, True)
+
+
+# ---------------------------------------------------------------- inference forward
+@pytest.mark.parametrize("cell", VARIANTS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("split", ["batch", "units"])
+def test_inference_forward_equals_training_forward(cell, dtype, split, rng, monkeypatch):
+    """need_backward=False (the LSTMs then save no gates or cell states) computes the
+    same outputs bit for bit, with lengths, both directions and both thread splits."""
+    monkeypatch.setenv("FASTRNN_SPLIT", split)
+    # H = 32: float32 runs the SIMD gate loops; random lengths: finished rows too
+    case = make_case(cell, T=5, B=4, I=3, H=32, rng=rng, dtype=dtype, lengths="random")
+    for reverse in (False, True):
+        Y, h_n, c_n, state = run_kernel(cell, case, reverse=reverse, n_threads=2)
+        Yi, h_ni, c_ni, none = run_kernel(
+            cell, case, reverse=reverse, n_threads=2, need_backward=False
+        )
+        assert none is None
+        np.testing.assert_array_equal(Yi, Y)
+        np.testing.assert_array_equal(h_ni, h_n)
+        if c_n is None:
+            assert c_ni is None
+        else:
+            np.testing.assert_array_equal(c_ni, c_n)

@@ -46,14 +46,15 @@ FR_ROW void FR_NAME(fr_rnn_backward_row)(
  * wp[k * ws + j]: a whole row has every stride H; a slice of units (the units-split time
  * loop, lstm.pyx) keeps the row's stride H in g and wp and its own in z. */
 FR_ALWAYS_INLINE void FR_NAME(fr_lstm_forward_row_impl)(
-    int H, const int peephole, int gs, int zs, int ws,
-    FR_REAL *FR_RESTRICT g,             /* IN-OUT (4 blocks): a from 1a -> i, f, g, o */
+    int H, const int peephole, const int save, int gs, int zs, int ws,
+    FR_REAL *FR_RESTRICT g,             /* IN-OUT (4 blocks): a from 1a -> i, f, g, o
+                                           (left as a unless save) */
     const FR_REAL *FR_RESTRICT z,       /* IN (4 blocks): W_hh h_prev */
     const FR_REAL *FR_RESTRICT wp,      /* IN (3 blocks): peepholes p_i, p_f, p_o */
     FR_REAL *FR_RESTRICT c,             /* IN-OUT (H): c_prev -> c_t */
     FR_REAL *FR_RESTRICT h,             /* OUT (H): state h_t */
     FR_REAL *FR_RESTRICT y,             /* OUT (H): output h_t */
-    FR_REAL *FR_RESTRICT c_out)         /* OUT (H): saved c_t */
+    FR_REAL *FR_RESTRICT c_out)         /* OUT (H): saved c_t (only if save) */
 {
     int j;
     for (j = 0; j < H; j++) {
@@ -76,26 +77,39 @@ FR_ALWAYS_INLINE void FR_NAME(fr_lstm_forward_row_impl)(
             ao += wp[2 * ws + j] * ct;
         vo = FR_SIGMOID(ao);
         ht = vo * FR_TANH(ct);
-        g[j] = vi;
-        g[gs + j] = vf;
-        g[2 * gs + j] = vg;
-        g[3 * gs + j] = vo;
+        if (save) { /* for backward and tracing; inference skips this memory traffic */
+            g[j] = vi;
+            g[gs + j] = vf;
+            g[2 * gs + j] = vg;
+            g[3 * gs + j] = vo;
+            c_out[j] = ct;
+        }
         c[j] = ct;
-        c_out[j] = ct;
         h[j] = ht;
         y[j] = ht;
     }
 }
 
-/* Steps 1b-4 for one row; wp == NULL means no peepholes. */
+/* The four instantiations of the row loop: peepholes or not, saving gates or not. */
+#define FR_LSTM_FORWARD_CASES(n, gs, zs)                                                   \
+    do {                                                                                  \
+        if (wp && c_out)                                                                  \
+            FR_NAME(fr_lstm_forward_row_impl)(n, 1, 1, gs, zs, gs, g, z, wp, c, h, y, c_out); \
+        else if (wp)                                                                      \
+            FR_NAME(fr_lstm_forward_row_impl)(n, 1, 0, gs, zs, gs, g, z, wp, c, h, y, c_out); \
+        else if (c_out)                                                                   \
+            FR_NAME(fr_lstm_forward_row_impl)(n, 0, 1, gs, zs, gs, g, z, wp, c, h, y, c_out); \
+        else                                                                              \
+            FR_NAME(fr_lstm_forward_row_impl)(n, 0, 0, gs, zs, gs, g, z, wp, c, h, y, c_out); \
+    } while (0)
+
+/* Steps 1b-4 for one row; wp == NULL means no peepholes, c_out == NULL inference (the
+ * gates stay unwritten in g, no c_t saved). */
 FR_ROW void FR_NAME(fr_lstm_forward_row)(
     int H, const FR_REAL *wp, FR_REAL *g, const FR_REAL *z, FR_REAL *c, FR_REAL *h,
     FR_REAL *y, FR_REAL *c_out)
 {
-    if (wp)
-        FR_NAME(fr_lstm_forward_row_impl)(H, 1, H, H, H, g, z, wp, c, h, y, c_out);
-    else
-        FR_NAME(fr_lstm_forward_row_impl)(H, 0, H, H, H, g, z, wp, c, h, y, c_out);
+    FR_LSTM_FORWARD_CASES(H, H, H);
 }
 
 /* Steps 1b-4 for n units of one row: gate blocks gs apart in g and wp, zs apart in z. */
@@ -103,11 +117,9 @@ FR_ROW void FR_NAME(fr_lstm_forward_units)(
     int n, int gs, int zs, const FR_REAL *wp, FR_REAL *g, const FR_REAL *z, FR_REAL *c,
     FR_REAL *h, FR_REAL *y, FR_REAL *c_out)
 {
-    if (wp)
-        FR_NAME(fr_lstm_forward_row_impl)(n, 1, gs, zs, gs, g, z, wp, c, h, y, c_out);
-    else
-        FR_NAME(fr_lstm_forward_row_impl)(n, 0, gs, zs, gs, g, z, wp, c, h, y, c_out);
+    FR_LSTM_FORWARD_CASES(n, gs, zs);
 }
+#undef FR_LSTM_FORWARD_CASES
 
 /* Gate block k of unit j at g[k * gs + j], da[k * gs + j]; peephole k at wp[k * gs + j]
  * and dwp[k * gs + j] (gs = H for a whole row; a slice of units keeps the row's H). */

@@ -70,7 +70,7 @@ cdef int _forward_chunk(
     floating* h_n,          # OUT (B, P)
     floating* c_n,          # OUT (B, H)
     floating* G,            # IN-OUT (T, B, 4H): a from 1a on entry, gates on exit
-    floating* C,            # OUT (T, B, H)
+    floating* C,            # OUT (T, B, H), or NULL: inference (G keeps a, no C)
     floating* M,            # OUT (T, B, H) m_t before the projection, or NULL
 ) noexcept nogil:
     cdef int Bc = b1 - b0, H4 = 4 * H, s, r, t, b, max_len = 0
@@ -107,8 +107,9 @@ cdef int _forward_chunk(
             if t < 0:  # finished: output zero, state unchanged
                 row = <long long>s * B + b
                 zero_row(Y + row * P, P)
-                zero_row(C + row * H, H)
-                zero_row(G + row * H4, H4)
+                if C != NULL:
+                    zero_row(C + row * H, H)
+                    zero_row(G + row * H4, H4)
                 if M != NULL:
                     zero_row(M + row * H, H)
                 continue
@@ -117,11 +118,11 @@ cdef int _forward_chunk(
             if Whr == NULL:
                 lstm_forward_row(H, w_peep if peephole else NULL, G + row * H4,
                                  z + r * H4, c + r * H, h + r * H, Y + row * H,
-                                 C + row * H)
+                                 C + row * H if C != NULL else NULL)
             else:
                 lstm_forward_row(H, w_peep if peephole else NULL, G + row * H4,
                                  z + r * H4, c + r * H, m + r * H, M + row * H,
-                                 C + row * H)
+                                 C + row * H if C != NULL else NULL)
         if Whr == NULL or s >= max_len:
             continue
         # 5: h_t = W_hr m_t for the chunk; finished rows keep their state
@@ -280,7 +281,7 @@ cdef void _forward_units(
     floating* Y,            # OUT (T, B, H)
     floating* c_n,          # OUT (B, H)
     floating* G,            # IN-OUT (T, B, 4H): a from 1a on entry, gates on exit
-    floating* C,            # OUT (T, B, H)
+    floating* C,            # OUT (T, B, H), or NULL: inference (G keeps a, no C)
     int* fail,
 ) noexcept nogil:
     cdef int u0 = units_start(H), n = units_count(H)
@@ -320,9 +321,10 @@ cdef void _forward_units(
                     if t < 0:  # finished: output zero, state unchanged
                         row = <long long>s * B + b
                         zero_row(Y + row * H + u0, n)
-                        zero_row(C + row * H + u0, n)
-                        for k in range(4):
-                            zero_row(G + row * H4 + k * H + u0, n)
+                        if C != NULL:
+                            zero_row(C + row * H + u0, n)
+                            for k in range(4):
+                                zero_row(G + row * H4 + k * H + u0, n)
                         memcpy(h_next + <long long>b * H + u0, h_prev + <long long>b * H + u0,
                                n * sizeof(floating))
                         continue
@@ -330,7 +332,8 @@ cdef void _forward_units(
                     # 2-4: gates, c_t, h_t for these units
                     lstm_forward_units(n, H, n, wp, G + row * H4 + u0, z + <long long>b * N,
                                        c + b * n, h_next + <long long>b * H + u0,
-                                       Y + row * H + u0, C + row * H + u0)
+                                       Y + row * H + u0,
+                                       C + row * H + u0 if C != NULL else NULL)
             fr_omp_barrier()  # h_next complete before any thread reads it
         put_units(c, B if n > 0 else 0, H, u0, n, c_n)
     packed_free(&pw)
@@ -467,17 +470,23 @@ def lstm_forward(
     floating[:, ::1] h_n_out,           # OUT (B, P)
     floating[:, ::1] c_n_out,           # OUT (B, H)
     floating[:, :, ::1] G_out,          # OUT (T, B, 4H) post-activation gates
-    floating[:, :, ::1] C_out,          # OUT (T, B, H) cell states
+    floating[:, :, ::1] C_out,          # OUT (T, B, H) cell states, or (0, 0, 0)
     floating[:, :, ::1] M_out,          # OUT (T, B, H) m_t (projection), or (0, 0, 0)
     int n_threads,
 ):
-    """Run the LSTM over the batch; inputs must be validated by fastrnn.functional."""
+    """Run the LSTM over the batch; inputs must be validated by fastrnn.functional.
+
+    Inference (C_out of shape (0, 0, 0)): G_out is only the workspace of step 1a and
+    holds no gates afterwards, and no cell states are saved, which spares the time loop
+    writing (T, B, 5H) values that only backward would read.
+    """
     cdef int T = X.shape[0], B = X.shape[1], I = X.shape[2]
     cdef int H = c0.shape[1], P = h0.shape[1]
     cdef bint proj = W_hr.shape[0] > 0
     cdef bint units = split_for(n_threads, H, 4 * H * P * sizeof(floating),
                                 not proj) == "units"
     cdef floating* M_ptr = &M_out[0, 0, 0] if proj else NULL
+    cdef floating* C_ptr = &C_out[0, 0, 0] if C_out.shape[0] > 0 else NULL
     cdef int n_chunks = n_chunks_for(n_threads, B), c, err = 0
     cdef floating* hbuf = NULL
     cdef PackedWeights Whh, Whr
@@ -502,7 +511,7 @@ def lstm_forward(
                 _forward_units(T, B, H, longest(&lengths[0], B), hbuf, &c0[0, 0], &W_hh[0, 0],
                                &w_peep[0], peephole, &lengths[0], reverse,
                                &Y_out[0, 0, 0], &c_n_out[0, 0], &G_out[0, 0, 0],
-                               &C_out[0, 0, 0], &err)
+                               C_ptr, &err)
             # after T steps the state (finished rows carried) is in buffer T % 2
             memcpy(&h_n_out[0, 0], hbuf + <long long>(T % 2) * B * H,
                    <size_t>B * H * sizeof(floating))
@@ -512,8 +521,7 @@ def lstm_forward(
                     chunk_start(c, n_chunks, B), chunk_start(c + 1, n_chunks, B),
                     T, B, H, P, &h0[0, 0], &c0[0, 0], &Whh, &Whr if proj else NULL,
                     &w_peep[0], peephole, &lengths[0], reverse, &Y_out[0, 0, 0],
-                    &h_n_out[0, 0], &c_n_out[0, 0], &G_out[0, 0, 0], &C_out[0, 0, 0],
-                    M_ptr)
+                    &h_n_out[0, 0], &c_n_out[0, 0], &G_out[0, 0, 0], C_ptr, M_ptr)
     free(hbuf)
     packed_free(&Whh)
     packed_free(&Whr)
