@@ -409,7 +409,9 @@ def test_split_choice(monkeypatch):
 @pytest.mark.parametrize("cell", VARIANTS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("split", ["batch", "units"])
-def test_inference_forward_equals_training_forward(cell, dtype, split, rng, monkeypatch):
+def test_inference_forward_equals_training_forward(
+    cell, dtype, split, rng, monkeypatch
+):
     """need_backward=False (the LSTMs then save no gates or cell states) computes the
     same outputs bit for bit, with lengths, both directions and both thread splits."""
     monkeypatch.setenv("FASTRNN_SPLIT", split)
