@@ -21,6 +21,12 @@ EDGE_SHAPES = [  # (M, N, K)
     (16, 1024, 256),  # a per-step recurrent product
     (129, 65, 513),  # two M blocks, three K blocks
     (3, 1030, 40),  # two N blocks
+    # K = 32 q + r with 0 < r <= 16: the AMX path packs a compact K tail
+    (40, 1024, 65),  # the char-LM input projection (r = 1: one tile product)
+    (17, 47, 71),  # r = 7: two tiles
+    (9, 20, 48),  # r = 16: three tiles
+    (9, 20, 49),  # r = 17: a regular zero-padded block
+    (20, 40, 1030),  # the tail after two K blocks
 ]
 
 
@@ -57,11 +63,12 @@ def test_threads_write_disjoint_blocks(rng):
 
 
 @pytest.mark.parametrize("trans_a", [False, True])
-def test_float32_accuracy_over_a_wide_range_of_magnitudes(trans_a, rng):
+@pytest.mark.parametrize("K", [300, 65])  # 65: with a K tail on the AMX path
+def test_float32_accuracy_over_a_wide_range_of_magnitudes(trans_a, K, rng):
     """Each entry of C is as close to the float64 product as a float32 dot product
     gets, even when the operands span many orders of magnitude (the AMX path splits
     every float32 into three bf16 pieces; a single bf16 would be off by ~1e-3)."""
-    M, N, K = 37, 45, 300
+    M, N = 37, 45
     a = (rng.standard_normal((M, K)) * np.exp(rng.uniform(-20, 20, (M, K)))).astype(
         np.float32
     )

@@ -24,8 +24,14 @@
  * Layout.  A tile is 16 rows x 64 bytes.  An A tile holds 16 rows x 32 k of one piece; a
  * B tile holds 16 k-pairs x 16 columns x 2 (VNNI: the two k of a pair side by side).
  * Packed A: per 16-row tile, per 32-k block, the three piece tiles (3 KB); packed B: per
- * 16-column block, per 32-k block, the three piece tiles.  K is zero padded to a multiple
- * of 32, rows to 16, columns to 16; padded results are never stored.
+ * 16-column block, per 32-k block, the three piece tiles.  Rows are zero padded to 16,
+ * columns to 16; padded results are never stored.
+ * The K tail: a last k block with kv <= 16 real k (K = 65, the char-LM input projection,
+ * has kv = 1) would cost six tile products for a few k.  It is packed compactly instead:
+ * the six piece pairs of each k side by side, slot 6k + p holding A piece FRX_TAIL_A[p]
+ * and B piece FRX_TAIL_B[p], so that ceil(6 kv / 32) products (one for kv <= 5) cover
+ * it.  Each piece product is exact in float32 as before; only the order in which the
+ * tile unit adds them differs.
  * Blocking (Goto): jc over N (FRX_NC, B block packed unless prepacked), pc over K
  * (FRX_KC), ic over M (FRX_MC, A block packed with alpha), then 16 x 32 micro-tiles:
  * tiles 0-1 accumulate C, 2-4 hold A's pieces, 5-7 B's pieces.
@@ -99,6 +105,42 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) static inline void frx_sp
     *p2 = (__m256i)_mm512_cvtneps_pbh(r);
 }
 
+/* Tiles of a compact K tail of kv real k (see the top of this file), 0 for a full block. */
+static inline int frx_tail_tiles(int kv) { return kv < 32 && kv <= 16 ? (6 * kv + 31) / 32 : 0; }
+
+/* Slot 6k + p of a tail pairs A piece FRX_TAIL_A[p] with B piece FRX_TAIL_B[p]: the six
+ * products a2 b0, a1 b1, a0 b2, a1 b0, a0 b1, a0 b0. */
+static const int FRX_TAIL_A[6] = {2, 1, 0, 1, 0, 0};
+static const int FRX_TAIL_B[6] = {0, 1, 2, 0, 1, 0};
+
+/* Scalar frx_split: round to nearest even bf16, denormal inputs as zero (as the vector
+ * conversion does), NaN kept NaN. */
+static inline uint16_t frx_bf16(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7F800000u) == 0)
+        return (uint16_t)((u >> 16) & 0x8000u); /* zero or denormal: signed zero */
+    if ((u & 0x7FFFFFFFu) > 0x7F800000u)
+        return (uint16_t)((u >> 16) | 0x40u); /* NaN: quiet, stays NaN */
+    u += 0x7FFFu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+static inline float frx_from_bf16(uint16_t b) {
+    uint32_t u = (uint32_t)b << 16;
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+static inline void frx_split_scalar(float x, uint16_t piece[3]) {
+    piece[0] = frx_bf16(x);
+    x -= frx_from_bf16(piece[0]);
+    piece[1] = frx_bf16(x);
+    x -= frx_from_bf16(piece[1]);
+    piece[2] = frx_bf16(x);
+}
+
 /* out[j * ldo + i] = src[i * lds + j] for a 16 x 16 block: the in-register transpose
  * (32-bit unpacks, 64-bit shuffles, two rounds of 128-bit lane shuffles). */
 __attribute__((target("avx512f"))) static inline void frx_transpose16(const float *src,
@@ -161,7 +203,22 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void frx_pack_a(
         int m0 = t * 16, mv = mc - m0 < 16 ? mc - m0 : 16;
         for (j = 0; j < kbs; j++) {
             uint16_t *blk = out + ((size_t)t * kbs + j) * FRX_BLOCK;
-            int k0 = j * 32, kv = kc - k0 < 32 ? kc - k0 : 32;
+            int k0 = j * 32, kv = kc - k0 < 32 ? kc - k0 : 32, nt = frx_tail_tiles(kv);
+            if (nt) { /* compact K tail: row r, slot 6k + p in tile (6k + p) / 32 */
+                memset(blk, 0, sizeof(uint16_t) * FRX_BLOCK);
+                for (r = 0; r < mv; r++)
+                    for (k = 0; k < kv; k++) {
+                        uint16_t piece[3];
+                        int p;
+                        frx_split_scalar(alpha * A[(long)(m0 + r) * rs + (long)(k0 + k) * cs],
+                                         piece);
+                        for (p = 0; p < 6; p++) {
+                            int slot = 6 * k + p;
+                            blk[(slot / 32) * FRX_TILE + r * 32 + slot % 32] = piece[FRX_TAIL_A[p]];
+                        }
+                    }
+                continue;
+            }
             if (cs == 1 && kv == 32) { /* rows contiguous in k: split in place */
                 frx_split_rows(A + (long)m0 * rs + k0, rs, 0, mv, alpha, blk);
             } else if (rs == 1 && kv == 32 && mv == 16) { /* transposed: two 16 x 16 */
@@ -192,7 +249,22 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void frx_pack_b_bl
         int n0 = c * 16, nv = nc - n0 < 16 ? nc - n0 : 16;
         for (j = 0; j < kbs; j++) {
             uint16_t *blk = out + (size_t)c * ld_block + (size_t)j * FRX_BLOCK;
-            int k0 = j * 32, kv = kc - k0 < 32 ? kc - k0 : 32;
+            int k0 = j * 32, kv = kc - k0 < 32 ? kc - k0 : 32, nt = frx_tail_tiles(kv);
+            if (nt) { /* compact K tail, VNNI: slot w of column n at row w / 2, lane w % 2 */
+                memset(blk, 0, sizeof(uint16_t) * FRX_BLOCK);
+                for (n = 0; n < nv; n++)
+                    for (k = 0; k < kv; k++) {
+                        uint16_t piece[3];
+                        int p;
+                        frx_split_scalar(B[(long)(k0 + k) * rs + (long)(n0 + n) * cs], piece);
+                        for (p = 0; p < 6; p++) {
+                            int slot = 6 * k + p, w = slot % 32;
+                            blk[(slot / 32) * FRX_TILE + (w / 2) * 32 + n * 2 + w % 2] =
+                                piece[FRX_TAIL_B[p]];
+                        }
+                    }
+                continue;
+            }
             if (kv == 32 && nv == 16 && cs == 1) { /* full block, rows contiguous */
                 for (k = 0; k < 32; k++)
                     _mm512_storeu_ps(tmp[k], _mm512_loadu_ps(B + (long)(k0 + k) * rs + n0));
@@ -271,8 +343,8 @@ static inline void frx_c_out(const float *tile, int m, int n, float *c, long ldc
 /* C[0:m, 0:n0+n1] (+)= one packed A tile row block @ one or two packed B column blocks
  * (n1 == 0: one), over kbs k blocks.  load_c: add to C (else overwrite). */
 __attribute__((target("amx-tile,amx-bf16"))) static void frx_micro(
-    int kbs, const uint16_t *a, const uint16_t *b0, const uint16_t *b1, float *c, long ldc,
-    int m, int n0, int n1, int load_c)
+    int kbs, int tail_nt, const uint16_t *a, const uint16_t *b0, const uint16_t *b1,
+    float *c, long ldc, int m, int n0, int n1, int load_c)
 {
     float scratch[2][256] __attribute__((aligned(64)));
     float *c1 = c + 16;
@@ -294,6 +366,8 @@ __attribute__((target("amx-tile,amx-bf16"))) static void frx_micro(
             _tile_loadd(1, scratch[1], 64);
         }
     }
+    if (tail_nt) /* the last k block is a compact K tail */
+        kbs--;
     for (j = 0; j < kbs; j++) {
         _tile_loadd(2, a, 64);
         _tile_loadd(3, a + FRX_TILE, 64);
@@ -310,6 +384,15 @@ __attribute__((target("amx-tile,amx-bf16"))) static void frx_micro(
             _tile_loadd(7, b1 + 2 * FRX_TILE, 64);
             b1 += FRX_BLOCK;
             FRX_SIX(1);
+        }
+    }
+    for (j = 0; j < tail_nt; j++) {
+        _tile_loadd(2, a + j * FRX_TILE, 64);
+        _tile_loadd(5, b0 + j * FRX_TILE, 64);
+        _tile_dpbf16ps(0, 2, 5);
+        if (n1 > 0) {
+            _tile_loadd(6, b1 + j * FRX_TILE, 64);
+            _tile_dpbf16ps(1, 2, 6);
         }
     }
     if (direct0) {
@@ -370,7 +453,7 @@ static int frx_gemm(int M, int N, int K, float alpha, const float *A, long a_rs,
         int nc = N - jc < nc_max ? N - jc : nc_max;
         for (pc = 0; pc < K; pc += kc_max) {
             int kc = K - pc < kc_max ? K - pc : kc_max, kbs = frx_ceil(kc, 32);
-            int load_c = pc > 0 || beta == 1.0f;
+            int load_c = pc > 0 || beta == 1.0f, tail_nt = frx_tail_tiles(kc - 32 * (kbs - 1));
             const uint16_t *bb;
             size_t ld_block;
             if (pre) { /* column block c of the whole-K packing, from k block pc / 32 */
@@ -392,7 +475,7 @@ static int frx_gemm(int M, int N, int K, float alpha, const float *A, long a_rs,
                     const uint16_t *b0 = bb + (size_t)(jr / 16) * ld_block;
                     for (ir = 0; ir < mc; ir += 16) {
                         int m = mc - ir < 16 ? mc - ir : 16;
-                        frx_micro(kbs, a_buf + (size_t)(ir / 16) * kbs * FRX_BLOCK, b0,
+                        frx_micro(kbs, tail_nt, a_buf + (size_t)(ir / 16) * kbs * FRX_BLOCK, b0,
                                   n1 > 0 ? b0 + ld_block : NULL,
                                   C + (long)(ic + ir) * ldc + jc + jr, ldc, m, n0, n1,
                                   load_c);
