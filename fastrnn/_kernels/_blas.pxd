@@ -32,6 +32,9 @@ cdef extern from "fastrnn_sgemm.h" nogil:
     int fr_sgemm(bint trans_a, bint trans_b, int M, int N, int K, float alpha,
                  const float* A, int lda, const float* B, int ldb, float beta,
                  float* C, int ldc) noexcept
+    int fr_sgemm_bias(bint trans_a, bint trans_b, int M, int N, int K,
+                      const float* A, int lda, const float* B, int ldb,
+                      const float* bias, float* C, int ldc) noexcept
 
 
 cdef struct PackedWeights:
@@ -69,6 +72,20 @@ cdef inline void _scale_rows(int M, int N, floating beta, floating* C,
     for i in range(M):
         for j in range(N):
             C[i * ldc + j] = 0 if beta == 0 else beta * C[i * ldc + j]
+
+
+cdef inline bint gemm_bias(bint trans_a, bint trans_b, int M, int N, int K,
+                           const floating* A, int lda, const floating* B, int ldb,
+                           const floating* bias, floating* C, int ldc) noexcept nogil:
+    """C (M, N) := op(A) @ op(B) + bias (N,) in every row, in one pass over C, where the
+    backend can (the AMX path); False (C untouched) means: write the bias rows, then
+    gemm with beta = 1."""
+    if M <= 0 or N <= 0:
+        return True
+    if floating is float:
+        return fr_sgemm_bias(trans_a, trans_b, M, N, K, A, lda, B, ldb, bias, C, ldc) == 0
+    else:
+        return False
 
 
 cdef inline int packed_init(PackedWeights* pw, bint trans_b, int K, int N,

@@ -8,9 +8,10 @@ R = T*B rows of a flattened time-major (T, B, .) array.
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t
+from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
-from fastrnn._kernels._blas cimport gemm
+from fastrnn._kernels._blas cimport gemm, gemm_bias
 from fastrnn._kernels._gates cimport column_sums
 from fastrnn._kernels._openmp cimport omp_get_num_threads, omp_get_thread_num
 
@@ -56,17 +57,29 @@ cdef inline void project_inputs(
     floating* A,            # OUT (R, lda) first N columns: X @ W_ih^T + b1 + b2
     int R, int I, int N, int lda, int n_threads,
 ) noexcept nogil:
-    """1a: the input projection of all time steps at once, split by rows over threads."""
+    """1a: the input projection of all time steps at once, split by rows over threads.
+
+    The bias row goes into the GEMM's output tiles where the backend can (gemm_bias),
+    else into every row of A before a beta = 1 GEMM; the values are the same.
+    """
     cdef int n_chunks = n_chunks_for(n_threads, R)
     cdef int c, lo, hi, r, j
+    cdef floating* bias = <floating*>malloc(<size_t>N * sizeof(floating))
+    cdef int k
+    if bias != NULL:
+        for k in range(N):
+            bias[k] = b1[k] + (b2[k] if k < n_b2 else 0)
     for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
         lo = chunk_start(c, n_chunks, R)
         hi = chunk_start(c + 1, n_chunks, R)
-        for r in range(lo, hi):
-            for j in range(N):
-                A[r * lda + j] = b1[j] + (b2[j] if j < n_b2 else 0)
-        gemm(False, True, hi - lo, N, I, 1, X + <long long>lo * I, I, W_ih, I,
-             1, A + <long long>lo * lda, lda)
+        if bias == NULL or not gemm_bias(False, True, hi - lo, N, I, X + <long long>lo * I,
+                                         I, W_ih, I, bias, A + <long long>lo * lda, lda):
+            for r in range(lo, hi):
+                for j in range(N):
+                    A[r * lda + j] = b1[j] + (b2[j] if j < n_b2 else 0)
+            gemm(False, True, hi - lo, N, I, 1, X + <long long>lo * I, I, W_ih, I,
+                 1, A + <long long>lo * lda, lda)
+    free(bias)
 
 
 cdef inline void parameter_grads(

@@ -166,7 +166,7 @@ static inline int fr_sgemm_packed(int M, int N, int K, const float *A, int lda,
     int p, i, n_panels = (N + FR_NR - 1) / FR_NR;
     if (fr_sgemm_isa() == 3)
         return frx_gemm(M, N, K, 1.0f, A, lda, 1, NULL, 0, 0, packed, beta ? 1.0f : 0.0f, C,
-                        ldc);
+                        ldc, NULL);
     if (fr_sgemm_isa() == 2)
         return fr512_gemm(M, N, K, 1.0f, A, lda, 1, NULL, 0, 0, packed, beta ? 1.0f : 0.0f,
                           C, ldc);
@@ -190,11 +190,22 @@ static inline int fr_sgemm(int trans_a, int trans_b, int M, int N, int K, float 
                            float *C, int ldc) {
     if (fr_sgemm_isa() == 3)
         return frx_gemm(M, N, K, alpha, A, trans_a ? 1 : lda, trans_a ? lda : 1, B,
-                        trans_b ? 1 : ldb, trans_b ? ldb : 1, NULL, beta, C, ldc);
+                        trans_b ? 1 : ldb, trans_b ? ldb : 1, NULL, beta, C, ldc, NULL);
     if (fr_sgemm_isa() != 2)
         return -1;
     return fr512_gemm(M, N, K, alpha, A, trans_a ? 1 : lda, trans_a ? lda : 1, B,
                       trans_b ? 1 : ldb, trans_b ? ldb : 1, NULL, beta, C, ldc);
+}
+
+/* C (M, N) = op(A) @ op(B) + bias (N,) in every row, in one pass over C; only the AMX
+ * path has it (-1 otherwise: the caller writes the bias rows and uses beta = 1). */
+static inline int fr_sgemm_bias(int trans_a, int trans_b, int M, int N, int K,
+                                const float *A, int lda, const float *B, int ldb,
+                                const float *bias, float *C, int ldc) {
+    if (fr_sgemm_isa() != 3 || K <= 0)
+        return -1;
+    return frx_gemm(M, N, K, 1.0f, A, trans_a ? 1 : lda, trans_a ? lda : 1, B,
+                    trans_b ? 1 : ldb, trans_b ? ldb : 1, NULL, 0.0f, C, ldc, bias);
 }
 #else
 #define FR_HAVE_PACKED_SGEMM 0
@@ -215,6 +226,13 @@ static inline int fr_sgemm(int trans_a, int trans_b, int M, int N, int K, float 
                            float *C, int ldc) {
     (void)trans_a; (void)trans_b; (void)M; (void)N; (void)K; (void)alpha; (void)A;
     (void)lda; (void)B; (void)ldb; (void)beta; (void)C; (void)ldc;
+    return -1;
+}
+static inline int fr_sgemm_bias(int trans_a, int trans_b, int M, int N, int K,
+                                const float *A, int lda, const float *B, int ldb,
+                                const float *bias, float *C, int ldc) {
+    (void)trans_a; (void)trans_b; (void)M; (void)N; (void)K; (void)A; (void)lda; (void)B;
+    (void)ldb; (void)bias; (void)C; (void)ldc;
     return -1;
 }
 #endif

@@ -344,12 +344,25 @@ static inline void frx_c_out(const float *tile, int m, int n, float *c, long ldc
  * (n1 == 0: one), over kbs k blocks.  load_c: add to C (else overwrite). */
 __attribute__((target("amx-tile,amx-bf16"))) static void frx_micro(
     int kbs, int tail_nt, const uint16_t *a, const uint16_t *b0, const uint16_t *b1,
-    float *c, long ldc, int m, int n0, int n1, int load_c)
+    float *c, long ldc, int m, int n0, int n1, int load_c, const float *bias)
 {
     float scratch[2][256] __attribute__((aligned(64)));
     float *c1 = c + 16;
     int j, direct0 = m == 16 && n0 == 16, direct1 = m == 16 && n1 == 16;
-    if (!load_c) {
+    if (!load_c && bias) { /* C starts as the bias row in every row: a stride-0 load */
+        if (n0 == 16) {
+            _tile_loadd(0, bias, 0);
+        } else {
+            frx_c_in(bias, 0, 16, n0, scratch[0]);
+            _tile_loadd(0, scratch[0], 64);
+        }
+        if (n1 == 16) {
+            _tile_loadd(1, bias + 16, 0);
+        } else {
+            frx_c_in(bias + 16, 0, 16, n1, scratch[1]);
+            _tile_loadd(1, scratch[1], 64);
+        }
+    } else if (!load_c) {
         _tile_zero(0);
         _tile_zero(1);
     } else {
@@ -415,13 +428,15 @@ __attribute__((target("amx-tile"))) static inline void frx_release(void) { _tile
 
 /* C (M, N) = alpha op(A) @ op(B) + beta C; op(A) element (m, k) at A[m * a_rs + k * a_cs],
  * op(B) element (k, n) at B[k * b_rs + n * b_cs], or B prepacked by frx_pack_b over all K
- * (then B is ignored).  Returns -1 (C untouched) when a buffer cannot be allocated.
+ * (then B is ignored).  With beta == 0, a non-NULL bias (N,) is added to every row (C
+ * tiles start from it: no separate pass over a large C, the input projection's case).
+ * Returns -1 (C untouched) when a buffer cannot be allocated.
  * (Computing C^T = op(B)^T op(A)^T instead when A is transposed, so that the wider
  * operand needs no transpose, measured slower: C tiles must then be transposed in and out
  * at every K block.) */
 static int frx_gemm(int M, int N, int K, float alpha, const float *A, long a_rs, long a_cs,
                     const float *B, long b_rs, long b_cs, const float *prepacked, float beta,
-                    float *C, int ldc)
+                    float *C, int ldc, const float *bias)
 {
     int jc, pc, ic, jr, ir, kb_all = frx_ceil(K, 32);
     void *a_mem, *b_mem = NULL;
@@ -478,7 +493,7 @@ static int frx_gemm(int M, int N, int K, float alpha, const float *A, long a_rs,
                         frx_micro(kbs, tail_nt, a_buf + (size_t)(ir / 16) * kbs * FRX_BLOCK, b0,
                                   n1 > 0 ? b0 + ld_block : NULL,
                                   C + (long)(ic + ir) * ldc + jc + jr, ldc, m, n0, n1,
-                                  load_c);
+                                  load_c, beta == 0.0f && bias ? bias + jc + jr : NULL);
                     }
                 }
             }
