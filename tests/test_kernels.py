@@ -14,6 +14,7 @@ from numpy.testing import assert_allclose
 
 from fastrnn import _reference as ref
 from fastrnn import functional as F
+from fastrnn._kernels import _info
 from fastrnn.gradcheck import directional_check
 
 CELLS = F.CELLS
@@ -429,3 +430,33 @@ def test_inference_forward_equals_training_forward(
             assert c_ni is None
         else:
             np.testing.assert_array_equal(c_ni, c_n)
+
+
+@pytest.mark.skipif(
+    _info.lstm_gate_loop() != "avx512", reason="the generic loop is already the default"
+)
+def test_generic_lstm_gate_loop_still_passes_on_an_avx512_cpu():
+    """FASTRNN_GENERIC_GATES=1 runs the compiler-vectorised LSTM gate loop that CPUs
+    without AVX-512 use; keep it tested against the reference here too."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            __file__,
+            "-k",
+            "lstm and not generic_lstm_gate_loop",
+        ],
+        env={**os.environ, "FASTRNN_GENERIC_GATES": "1"},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert " passed" in done.stdout

@@ -13,6 +13,8 @@ cdef extern from "fastrnn_gates.h" nogil:
     void fr_rnn_forward_row_f(int H, int relu, float* y, const float* z, float* h) noexcept
     void fr_rnn_backward_row_f(int H, int relu, const float* y, const float* dy, const float* dh, float* da) noexcept
     void fr_lstm_forward_row_f(int H, const float* wp, float* g, const float* z, float* c, float* h, float* y, float* c_out) noexcept
+    void fr_lstm_forward_row_fast_f(int H, const float* wp, float* g, const float* z, float* c, float* h, float* y, float* c_out) noexcept
+    void fr_lstm_forward_units_fast_f(int n, int gs, int zs, const float* wp, float* g, const float* z, float* c, float* h, float* y, float* c_out) noexcept
     void fr_lstm_backward_row_f(int H, const float* wp, const float* g, const float* c_t, const float* c_prev, const float* dy, const float* dh, float* dc, float* da, float* dwp) noexcept
     void fr_gru_forward_row_f(int H, float* a, const float* s, const float* b_hn, float* aux, float* h, float* y) noexcept
     void fr_gru_backward_row_f(int H, const float* g, const float* aux, const float* dy, const float* hp, float* dh, float* da, float* dd) noexcept
@@ -60,7 +62,7 @@ cdef inline void rnn_backward_row(int H, int relu, const floating* y, const floa
 
 cdef inline void lstm_forward_row(int H, const floating* wp, floating* g, const floating* z, floating* c, floating* h, floating* y, floating* c_out) noexcept nogil:
     if floating is float:
-        fr_lstm_forward_row_f(H, wp, g, z, c, h, y, c_out)
+        fr_lstm_forward_row_fast_f(H, wp, g, z, c, h, y, c_out)
     else:
         fr_lstm_forward_row_d(H, wp, g, z, c, h, y, c_out)
 
@@ -130,7 +132,7 @@ cdef inline void column_sums(const floating* A, floating* out, int R, int N, int
 cdef inline void lstm_forward_units(int n, int gs, int zs, const floating* wp, floating* g, const floating* z, floating* c, floating* h, floating* y, floating* c_out) noexcept nogil:
     """Steps 1b-4 for n units of a row; gate blocks gs apart in g/wp, zs apart in z."""
     if floating is float:
-        fr_lstm_forward_units_f(n, gs, zs, wp, g, z, c, h, y, c_out)
+        fr_lstm_forward_units_fast_f(n, gs, zs, wp, g, z, c, h, y, c_out)
     else:
         fr_lstm_forward_units_d(n, gs, zs, wp, g, z, c, h, y, c_out)
 

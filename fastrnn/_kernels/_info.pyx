@@ -34,3 +34,23 @@ def sgemm_backend() -> str:
     FASTRNN_NO_AMX=1 caps it at "avx512", FASTRNN_NO_AVX512=1 at "avx2".
     """
     return ("blis", "avx2", "avx512", "amx")[fr_sgemm_isa()]
+
+
+cdef extern from "fastrnn_gates.h" nogil:
+    """
+    static int fr_lstm_gates_avx512(void) {
+    #if FR_HAVE_AVX512_GATES
+        return fr_avx512_gates();
+    #else
+        return 0;
+    #endif
+    }
+    """
+    int fr_lstm_gates_avx512() noexcept
+
+
+def lstm_gate_loop() -> str:
+    """Which loop computes the float32 LSTM forward gates (fastrnn_gates_avx512.h):
+    "avx512" (intrinsics, on AVX-512F CPUs) or "generic" (compiler-vectorised C);
+    FASTRNN_GENERIC_GATES=1 forces "generic"."""
+    return "avx512" if fr_lstm_gates_avx512() else "generic"

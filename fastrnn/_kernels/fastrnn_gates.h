@@ -49,6 +49,8 @@
 #undef FR_SIGMOID
 #undef FR_TANH
 
+#include "fastrnn_gates_avx512.h"
+
 #define FR_REAL double
 #define FR_NAME(name) name##_d
 #define FR_SIGMOID fr_sigmoid
