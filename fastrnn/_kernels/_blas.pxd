@@ -32,6 +32,9 @@ cdef extern from "fastrnn_sgemm.h" nogil:
     int fr_sgemm(bint trans_a, bint trans_b, int M, int N, int K, float alpha,
                  const float* A, int lda, const float* B, int ldb, float beta,
                  float* C, int ldc) noexcept
+    int fr_sgemm_pair(bint trans_a, int M, int N1, int N2, int K, const float* A, int lda,
+                      const float* B1, int ldb1, float* C1, int ldc1,
+                      const float* B2, int ldb2, float* C2, int ldc2) noexcept
     int fr_sgemm_bias(bint trans_a, bint trans_b, int M, int N, int K,
                       const float* A, int lda, const float* B, int ldb,
                       const float* bias, float* C, int ldc) noexcept
@@ -72,6 +75,19 @@ cdef inline void _scale_rows(int M, int N, floating beta, floating* C,
     for i in range(M):
         for j in range(N):
             C[i * ldc + j] = 0 if beta == 0 else beta * C[i * ldc + j]
+
+
+cdef inline bint gemm_pair(bint trans_a, int M, int N1, int N2, int K,
+                           const floating* A, int lda,
+                           const floating* B1, int ldb1, floating* C1, int ldc1,
+                           const floating* B2, int ldb2, floating* C2, int ldc2) noexcept nogil:
+    """C1 := op(A) @ B1 and C2 := op(A) @ B2 with op(A) packed once, where the backend
+    can (the AMX path); False (nothing written) means: two gemm calls."""
+    if floating is float:
+        return fr_sgemm_pair(trans_a, M, N1, N2, K, A, lda, B1, ldb1, C1, ldc1,
+                             B2, ldb2, C2, ldc2) == 0
+    else:
+        return False
 
 
 cdef inline bint gemm_bias(bint trans_a, bint trans_b, int M, int N, int K,

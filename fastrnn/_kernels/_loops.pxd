@@ -11,7 +11,7 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
-from fastrnn._kernels._blas cimport gemm, gemm_bias
+from fastrnn._kernels._blas cimport gemm, gemm_bias, gemm_pair
 from fastrnn._kernels._gates cimport column_sums
 from fastrnn._kernels._openmp cimport omp_get_num_threads, omp_get_thread_num
 
@@ -109,12 +109,19 @@ cdef inline void parameter_grads(
              0, dX + <long long>rlo * I, I)
         nlo = chunk_start(c, n_chunks, N)
         nhi = chunk_start(c + 1, n_chunks, N)
-        gemm(True, False, nhi - nlo, I, R, 1, dA + nlo, N, X, I,
-             0, dW_ih + <long long>nlo * I, I)
-        gemm(True, False, nhi - nlo, H, R, 1, dA_hh + nlo, N, Hprev, H,
-             0, dW_hh + <long long>nlo * H, H)
+        # the same dA on both sides (LSTM, RNN): dA^T packed once for dW_ih and dW_hh
+        if dA_hh != dA or nhi <= nlo or not gemm_pair(
+                True, nhi - nlo, I, H, R, dA + nlo, N, X, I, dW_ih + <long long>nlo * I, I,
+                Hprev, H, dW_hh + <long long>nlo * H, H):
+            gemm(True, False, nhi - nlo, I, R, 1, dA + nlo, N, X, I,
+                 0, dW_ih + <long long>nlo * I, I)
+            gemm(True, False, nhi - nlo, H, R, 1, dA_hh + nlo, N, Hprev, H,
+                 0, dW_hh + <long long>nlo * H, H)
         column_sums(dA, db_ih, R, N, nlo, nhi)
-        column_sums(dA_hh, db_hh, R, N, nlo, nhi)
+        if dA_hh == dA:  # db_hh = db_ih
+            memcpy(db_hh + nlo, db_ih + nlo, (nhi - nlo) * sizeof(floating))
+        else:
+            column_sums(dA_hh, db_hh, R, N, nlo, nhi)
 
 
 cdef inline void zero_row(floating* p, int n) noexcept nogil:

@@ -197,6 +197,18 @@ static inline int fr_sgemm(int trans_a, int trans_b, int M, int N, int K, float 
                       trans_b ? 1 : ldb, trans_b ? ldb : 1, NULL, beta, C, ldc);
 }
 
+/* C1 (M, N1) = op(A) @ B1 and C2 (M, N2) = op(A) @ B2 (B1, B2 row-major), op(A) packed
+ * once for both; only the AMX path has it (-1 otherwise, or when a width exceeds its
+ * block: then two fr_sgemm calls). */
+static inline int fr_sgemm_pair(int trans_a, int M, int N1, int N2, int K, const float *A,
+                                int lda, const float *B1, int ldb1, float *C1, int ldc1,
+                                const float *B2, int ldb2, float *C2, int ldc2) {
+    if (fr_sgemm_isa() != 3)
+        return -1;
+    return frx_gemm_pair(M, N1, N2, K, A, trans_a ? 1 : lda, trans_a ? lda : 1, B1, ldb1, C1,
+                         ldc1, B2, ldb2, C2, ldc2);
+}
+
 /* C (M, N) = op(A) @ op(B) + bias (N,) in every row, in one pass over C; only the AMX
  * path has it (-1 otherwise: the caller writes the bias rows and uses beta = 1). */
 static inline int fr_sgemm_bias(int trans_a, int trans_b, int M, int N, int K,
@@ -226,6 +238,13 @@ static inline int fr_sgemm(int trans_a, int trans_b, int M, int N, int K, float 
                            float *C, int ldc) {
     (void)trans_a; (void)trans_b; (void)M; (void)N; (void)K; (void)alpha; (void)A;
     (void)lda; (void)B; (void)ldb; (void)beta; (void)C; (void)ldc;
+    return -1;
+}
+static inline int fr_sgemm_pair(int trans_a, int M, int N1, int N2, int K, const float *A,
+                                int lda, const float *B1, int ldb1, float *C1, int ldc1,
+                                const float *B2, int ldb2, float *C2, int ldc2) {
+    (void)trans_a; (void)M; (void)N1; (void)N2; (void)K; (void)A; (void)lda; (void)B1;
+    (void)ldb1; (void)C1; (void)ldc1; (void)B2; (void)ldb2; (void)C2; (void)ldc2;
     return -1;
 }
 static inline int fr_sgemm_bias(int trans_a, int trans_b, int M, int N, int K,

@@ -426,6 +426,26 @@ __attribute__((target("amx-tile,amx-bf16"))) static void frx_micro(
 
 __attribute__((target("amx-tile"))) static inline void frx_release(void) { _tile_release(); }
 
+/* C[0:mc, 0:nc] (+)= a packed A block (mc rows, kbs k blocks) @ a packed B block (nc
+ * columns, column blocks ld_block apart), by 16 x 32 micro-tiles; bias as in frx_micro. */
+static void frx_block(int mc, int nc, int kbs, int tail_nt, const uint16_t *a_buf,
+                      const uint16_t *bb, size_t ld_block, float *C, int ldc, int load_c,
+                      const float *bias)
+{
+    int jr, ir;
+    for (jr = 0; jr < nc; jr += 32) {
+        int n0 = nc - jr < 16 ? nc - jr : 16;
+        int n1 = nc - jr - 16 < 0 ? 0 : (nc - jr - 16 < 16 ? nc - jr - 16 : 16);
+        const uint16_t *b0 = bb + (size_t)(jr / 16) * ld_block;
+        for (ir = 0; ir < mc; ir += 16) {
+            int m = mc - ir < 16 ? mc - ir : 16;
+            frx_micro(kbs, tail_nt, a_buf + (size_t)(ir / 16) * kbs * FRX_BLOCK, b0,
+                      n1 > 0 ? b0 + ld_block : NULL, C + (long)ir * ldc + jr, ldc, m, n0, n1,
+                      load_c, bias ? bias + jr : NULL);
+        }
+    }
+}
+
 /* C (M, N) = alpha op(A) @ op(B) + beta C; op(A) element (m, k) at A[m * a_rs + k * a_cs],
  * op(B) element (k, n) at B[k * b_rs + n * b_cs], or B prepacked by frx_pack_b over all K
  * (then B is ignored).  With beta == 0, a non-NULL bias (N,) is added to every row (C
@@ -484,24 +504,67 @@ static int frx_gemm(int M, int N, int K, float alpha, const float *A, long a_rs,
                 int mc = M - ic < mc_max ? M - ic : mc_max;
                 frx_pack_a(mc, kc, alpha, A + (long)ic * a_rs + (long)pc * a_cs, a_rs, a_cs,
                            a_buf);
-                for (jr = 0; jr < nc; jr += 32) {
-                    int n0 = nc - jr < 16 ? nc - jr : 16;
-                    int n1 = nc - jr - 16 < 0 ? 0 : (nc - jr - 16 < 16 ? nc - jr - 16 : 16);
-                    const uint16_t *b0 = bb + (size_t)(jr / 16) * ld_block;
-                    for (ir = 0; ir < mc; ir += 16) {
-                        int m = mc - ir < 16 ? mc - ir : 16;
-                        frx_micro(kbs, tail_nt, a_buf + (size_t)(ir / 16) * kbs * FRX_BLOCK, b0,
-                                  n1 > 0 ? b0 + ld_block : NULL,
-                                  C + (long)(ic + ir) * ldc + jc + jr, ldc, m, n0, n1,
-                                  load_c, beta == 0.0f && bias ? bias + jc + jr : NULL);
-                    }
-                }
+                frx_block(mc, nc, kbs, tail_nt, a_buf, bb, ld_block,
+                          C + (long)ic * ldc + jc, ldc, load_c,
+                          beta == 0.0f && bias ? bias + jc : NULL);
             }
         }
     }
     frx_release();
     free(a_mem);
     free(b_mem);
+    return 0;
+}
+
+/* C1 (M, N1) = op(A) @ B1 and C2 (M, N2) = op(A) @ B2 (B1, B2 row-major K x N, row
+ * strides ldb1, ldb2): one packing of op(A) for both (each A block is packed once per K
+ * block and multiplied by both B blocks).  The weight gradients dW_ih = dA^T X and
+ * dW_hh = dA^T H_prev share their transposed dA this way.  Results equal two frx_gemm
+ * calls bit for bit.  Returns -1 (nothing written) when N1 or N2 exceeds FRX_NC or a
+ * buffer cannot be allocated: then make the two calls. */
+static int frx_gemm_pair(int M, int N1, int N2, int K, const float *A, long a_rs, long a_cs,
+                         const float *B1, int ldb1, float *C1, int ldc1, const float *B2,
+                         int ldb2, float *C2, int ldc2)
+{
+    int pc, ic, kc_max = K < FRX_KC ? K : FRX_KC, mc_max = M < FRX_MC ? M : FRX_MC;
+    size_t b_bytes = (size_t)frx_ceil(kc_max, 32) * FRX_BLOCK * 2;
+    void *a_mem, *b1_mem, *b2_mem;
+    uint16_t *a_buf, *b1_buf, *b2_buf;
+    if (N1 > FRX_NC || N2 > FRX_NC || N1 <= 0 || N2 <= 0 || M <= 0 || K <= 0)
+        return -1;
+    a_mem = malloc((size_t)frx_ceil(mc_max, 16) * frx_ceil(kc_max, 32) * FRX_BLOCK * 2 +
+                   FRX_ALIGN);
+    b1_mem = malloc((size_t)frx_ceil(N1, 16) * b_bytes + FRX_ALIGN);
+    b2_mem = malloc((size_t)frx_ceil(N2, 16) * b_bytes + FRX_ALIGN);
+    if (a_mem == NULL || b1_mem == NULL || b2_mem == NULL) {
+        free(a_mem);
+        free(b1_mem);
+        free(b2_mem);
+        return -1;
+    }
+    a_buf = frx_aligned(a_mem);
+    b1_buf = frx_aligned(b1_mem);
+    b2_buf = frx_aligned(b2_mem);
+    frx_configure();
+    for (pc = 0; pc < K; pc += kc_max) {
+        int kc = K - pc < kc_max ? K - pc : kc_max, kbs = frx_ceil(kc, 32);
+        int tail_nt = frx_tail_tiles(kc - 32 * (kbs - 1));
+        size_t ld_block = (size_t)kbs * FRX_BLOCK;
+        frx_pack_b_block(kc, N1, B1 + (long)pc * ldb1, ldb1, 1, b1_buf, ld_block);
+        frx_pack_b_block(kc, N2, B2 + (long)pc * ldb2, ldb2, 1, b2_buf, ld_block);
+        for (ic = 0; ic < M; ic += mc_max) {
+            int mc = M - ic < mc_max ? M - ic : mc_max;
+            frx_pack_a(mc, kc, 1.0f, A + (long)ic * a_rs + (long)pc * a_cs, a_rs, a_cs, a_buf);
+            frx_block(mc, N1, kbs, tail_nt, a_buf, b1_buf, ld_block, C1 + (long)ic * ldc1,
+                      ldc1, pc > 0, NULL);
+            frx_block(mc, N2, kbs, tail_nt, a_buf, b2_buf, ld_block, C2 + (long)ic * ldc2,
+                      ldc2, pc > 0, NULL);
+        }
+    }
+    frx_release();
+    free(a_mem);
+    free(b1_mem);
+    free(b2_mem);
     return 0;
 }
 
