@@ -29,6 +29,7 @@ and leave its state unchanged, so ``h_n`` is the state at its last valid step.  
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 from dataclasses import dataclass, fields
@@ -69,7 +70,7 @@ _scratch = threading.local()
 
 def _workspace(name: str, shape: tuple[int, ...], dtype) -> Array:
     """An uninitialised scratch array, reused between calls on this thread."""
-    n, key = int(np.prod(shape)), (name, np.dtype(dtype))
+    n, key = math.prod(shape), (name, np.dtype(dtype))
     buffers = getattr(_scratch, "buffers", None)
     if buffers is None:
         buffers = _scratch.buffers = {}
@@ -103,7 +104,7 @@ def _recycled(shape: tuple[int, ...], dtype) -> Array:
     """An uninitialised array for a kernel output: an unreferenced pooled buffer of the
     same size and dtype if this thread has one, else a new (pooled) one."""
     dtype = np.dtype(dtype)
-    n = int(np.prod(shape))
+    n = math.prod(shape)
     if n * dtype.itemsize < _RECYCLE_MIN_BYTES:
         return np.empty(shape, dtype)
     pool = getattr(_scratch, "pool", None)
