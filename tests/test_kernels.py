@@ -460,3 +460,34 @@ def test_generic_lstm_gate_loop_still_passes_on_an_avx512_cpu():
     )
     assert done.returncode == 0, done.stdout[-2000:]
     assert " passed" in done.stdout
+
+
+@pytest.mark.skipif(
+    _info.sgemm_backend() != "amx", reason="only on CPUs whose default GEMM is AMX"
+)
+def test_float32_kernels_without_amx_on_an_amx_cpu():
+    """FASTRNN_NO_AMX=1: the AVX-512 GEMM, and the two-pass fallbacks of the AMX-only
+    fusions (bias in the projection's output tiles, shared dA^T packing), against the
+    reference, as CPUs without AMX run them."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            __file__,
+            "-k",
+            "float32 and not on_an_",
+        ],
+        env={**os.environ, "FASTRNN_NO_AMX": "1"},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert " passed" in done.stdout
