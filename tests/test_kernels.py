@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from _cases import VARIANTS, loss_weights, make_case, run_kernel, split_variant
+from _rerun import assert_passes_with
 from numpy.testing import assert_allclose
 
 from fastrnn import _reference as ref
@@ -438,28 +439,9 @@ def test_inference_forward_equals_training_forward(
 def test_generic_lstm_gate_loop_still_passes_on_an_avx512_cpu():
     """FASTRNN_GENERIC_GATES=1 runs the compiler-vectorised LSTM gate loop that CPUs
     without AVX-512 use; keep it tested against the reference here too."""
-    import os
-    import subprocess
-    import sys
-
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            __file__,
-            "-k",
-            "lstm and not generic_lstm_gate_loop",
-        ],
-        env={**os.environ, "FASTRNN_GENERIC_GATES": "1"},
-        capture_output=True,
-        text=True,
+    assert_passes_with(
+        {"FASTRNN_GENERIC_GATES": "1"}, __file__, "-k", "lstm and not on_an_"
     )
-    assert done.returncode == 0, done.stdout[-2000:]
-    assert " passed" in done.stdout
 
 
 @pytest.mark.skipif(
@@ -469,25 +451,6 @@ def test_float32_kernels_without_amx_on_an_amx_cpu():
     """FASTRNN_NO_AMX=1: the AVX-512 GEMM, and the two-pass fallbacks of the AMX-only
     fusions (bias in the projection's output tiles, shared dA^T packing), against the
     reference, as CPUs without AMX run them."""
-    import os
-    import subprocess
-    import sys
-
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            __file__,
-            "-k",
-            "float32 and not on_an_",
-        ],
-        env={**os.environ, "FASTRNN_NO_AMX": "1"},
-        capture_output=True,
-        text=True,
+    assert_passes_with(
+        {"FASTRNN_NO_AMX": "1"}, __file__, "-k", "float32 and not on_an_"
     )
-    assert done.returncode == 0, done.stdout[-2000:]
-    assert " passed" in done.stdout

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _rerun import assert_passes_with
 from numpy.testing import assert_allclose
 
 from fastrnn._kernels import _info, linalg
@@ -90,18 +91,7 @@ def test_float32_accuracy_over_a_wide_range_of_magnitudes(trans_a, K, rng):
 )
 def test_avx512_path_still_passes_this_file_on_an_amx_cpu():
     """FASTRNN_NO_AMX=1 falls back to the AVX-512 GEMM; keep it tested where AMX wins."""
-    import os
-    import subprocess
-    import sys
-
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__],
-        env={**os.environ, "FASTRNN_NO_AMX": "1"},
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stdout[-2000:]
-    assert " passed" in done.stdout
+    assert_passes_with({"FASTRNN_NO_AMX": "1"}, __file__)
 
 
 def test_repeat_step_product_is_the_per_step_product(rng):
