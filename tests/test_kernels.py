@@ -123,10 +123,11 @@ def test_matches_reference_float32(cell, lengths, reverse, rng):
     [(1, 3, 2, 4), (5, 1, 2, 3), (4, 3, 2, 1), (1, 1, 1, 1), (9, 7, 13, 11)],
     ids=["T1", "B1", "H1", "all1", "odd"],
 )
-def test_edge_shapes(cell, shape, rng):
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_edge_shapes(cell, shape, dtype, rng):
     T, B, I, H = shape
-    case = make_case(cell, T, B, I, H, rng, lengths="random")
-    check_against_reference(cell, case, True, 2, np.float64, rng)
+    case = make_case(cell, T, B, I, H, rng, dtype=dtype, lengths="random")
+    check_against_reference(cell, case, True, 2, dtype, rng)
 
 
 @pytest.mark.parametrize("cell", CELLS)
