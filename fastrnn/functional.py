@@ -372,8 +372,9 @@ def forward(
     n_threads : OpenMP threads (default :func:`fastrnn.get_num_threads`)
     need_backward : False for inference (PyTorch's ``no_grad`` forward): nothing is kept
         for :func:`backward`, and ``state`` is None.  The LSTM kernels then skip saving
-        their (T, B, 4H) gates and (T, B, H) cell states, less memory traffic per step;
-        the other cells save nothing beyond Y or their gates and run as in training.
+        their (T, B, 4H) gates and (T, B, H) cell states and the GRU kernels their
+        (T, B, H) auxiliary values: less memory and memory traffic per step (the vanilla
+        RNN saves nothing beyond Y anyway).  The outputs are the same bit for bit.
 
     Returns
     -------
@@ -417,7 +418,7 @@ def forward(
             M = None
     else:
         gates = _recycled((T, B, G * H), dtype)
-        aux = _recycled((T, B, H), dtype)
+        aux = _recycled((T, B, H) if need_backward else (0, 0, 0), dtype)
         # fmt: off
         kernel.gru_forward(
             p["X"], p["h0"], p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"], p["lengths"],

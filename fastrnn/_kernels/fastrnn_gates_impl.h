@@ -195,11 +195,11 @@ FR_ROW void FR_NAME(fr_lstm_backward_units)(
 /* PyTorch form, 1c-2: r, z; n = tanh(a_n + r (W_hn h_prev + b_hn)); h_t.  Gate block k
  * of unit j at a[k * gs + j] and s[k * ss + j] (a whole row: gs = ss = H). */
 FR_ALWAYS_INLINE void FR_NAME(fr_gru_forward_impl)(
-    int H, int gs, int ss,
+    int H, const int save, int gs, int ss,
     FR_REAL *FR_RESTRICT a,             /* IN-OUT (3 blocks): a from 1a -> r, z, n */
     const FR_REAL *FR_RESTRICT s,       /* IN (3 blocks): W_hh h_prev */
     const FR_REAL *FR_RESTRICT b_hn,    /* IN (H) */
-    FR_REAL *FR_RESTRICT aux,           /* OUT (H): W_hn h_prev + b_hn */
+    FR_REAL *FR_RESTRICT aux,           /* OUT (H): W_hn h_prev + b_hn (only if save) */
     FR_REAL *FR_RESTRICT h,             /* IN-OUT (H): h_prev -> h_t */
     FR_REAL *FR_RESTRICT y)             /* OUT (H) */
 {
@@ -214,7 +214,8 @@ FR_ALWAYS_INLINE void FR_NAME(fr_gru_forward_impl)(
         a[j] = rg;
         a[gs + j] = zg;
         a[2 * gs + j] = ng;
-        aux[j] = hn;
+        if (save) /* for backward; inference skips it */
+            aux[j] = hn;
         /* 2: h_t = (1 - z) n + z h_prev */
         ng = ng + zg * (h[j] - ng);
         y[j] = ng;
@@ -222,11 +223,15 @@ FR_ALWAYS_INLINE void FR_NAME(fr_gru_forward_impl)(
     }
 }
 
+/* aux == NULL: inference (nothing saved for backward). */
 FR_ROW void FR_NAME(fr_gru_forward_row)(
     int H, FR_REAL *a, const FR_REAL *s, const FR_REAL *b_hn, FR_REAL *aux, FR_REAL *h,
     FR_REAL *y)
 {
-    FR_NAME(fr_gru_forward_impl)(H, H, H, a, s, b_hn, aux, h, y);
+    if (aux)
+        FR_NAME(fr_gru_forward_impl)(H, 1, H, H, a, s, b_hn, aux, h, y);
+    else
+        FR_NAME(fr_gru_forward_impl)(H, 0, H, H, a, s, b_hn, aux, h, y);
 }
 
 /* The same for n units of a row (the units-split time loop, gru.pyx). */
@@ -234,7 +239,10 @@ FR_ROW void FR_NAME(fr_gru_forward_units)(
     int n, int gs, int ss, FR_REAL *a, const FR_REAL *s, const FR_REAL *b_hn, FR_REAL *aux,
     FR_REAL *h, FR_REAL *y)
 {
-    FR_NAME(fr_gru_forward_impl)(n, gs, ss, a, s, b_hn, aux, h, y);
+    if (aux)
+        FR_NAME(fr_gru_forward_impl)(n, 1, gs, ss, a, s, b_hn, aux, h, y);
+    else
+        FR_NAME(fr_gru_forward_impl)(n, 0, gs, ss, a, s, b_hn, aux, h, y);
 }
 
 /* PyTorch form backward, 2-1c: dA_ih = [da_r, da_z, da_n], dA_hh = [.., .., da_n r].

@@ -92,7 +92,7 @@ cdef int _forward_chunk_pytorch(
     floating* Y,            # OUT (T, B, H)
     floating* h_n,          # OUT (B, H)
     floating* GATES,        # IN-OUT (T, B, 3H)
-    floating* AUX,          # OUT (T, B, H)  W_hn h_prev + b_hn
+    floating* AUX,          # OUT (T, B, H)  W_hn h_prev + b_hn, or NULL: inference
 ) noexcept nogil:
     cdef int Bc = b1 - b0, N = 3 * H, s, r, t, b
     cdef floating* h = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
@@ -120,13 +120,14 @@ cdef int _forward_chunk_pytorch(
             if t < 0:  # finished: outputs zero, state unchanged
                 row = <long long>s * B + b
                 zero_row(Y + row * H, H)
-                zero_row(GATES + row * N, N)
-                zero_row(AUX + row * H, H)
+                if AUX != NULL:
+                    zero_row(GATES + row * N, N)
+                    zero_row(AUX + row * H, H)
                 continue
             row = <long long>t * B + b
             a = GATES + row * N
             y = Y + row * H
-            aux = AUX + row * H
+            aux = AUX + row * H if AUX != NULL else NULL
             hr = h + r * H
             sr = S + r * N
             # 1c-2: r, z, n, h_t (fastrnn_gates_impl.h)
@@ -145,7 +146,7 @@ cdef int _forward_chunk_cho(
     floating* Y,            # OUT (T, B, H)
     floating* h_n,          # OUT (B, H)
     floating* GATES,        # IN-OUT (T, B, 3H)
-    floating* AUX,          # OUT (T, B, H)  r * h_prev
+    floating* AUX,          # OUT (T, B, H)  r * h_prev, or NULL: inference
 ) noexcept nogil:
     cdef int Bc = b1 - b0, N = 3 * H, s, r, t, b
     cdef floating* h = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
@@ -177,8 +178,9 @@ cdef int _forward_chunk_cho(
             if t < 0:  # finished: outputs zero, state unchanged
                 row = <long long>s * B + b
                 zero_row(Y + row * H, H)
-                zero_row(GATES + row * N, N)
-                zero_row(AUX + row * H, H)
+                if AUX != NULL:
+                    zero_row(GATES + row * N, N)
+                    zero_row(AUX + row * H, H)
                 zero_row(rhr, H)
                 continue
             row = <long long>t * B + b
@@ -187,7 +189,8 @@ cdef int _forward_chunk_cho(
             sr = S + r * 2 * H
             # 1c: r, z and the reset state r * h_prev (fastrnn_gates_impl.h)
             gru_cho_forward_rz_row(H, a, sr, hr, rhr)
-            memcpy(AUX + row * H, rhr, H * sizeof(floating))
+            if AUX != NULL:
+                memcpy(AUX + row * H, rhr, H * sizeof(floating))
         # 1d: Sn = (r * h_prev) @ W_hn^T (rows 2H..3H of W_hh)
         gemm_packed(Bc, rh, H, P2, 0, Sn, H)
         for r in range(Bc):
@@ -218,7 +221,7 @@ cdef int _forward_chunk_minimal(
     floating* Y,            # OUT (T, B, H)
     floating* h_n,          # OUT (B, H)
     floating* GATES,        # IN-OUT (T, B, 2H)
-    floating* AUX,          # OUT (T, B, H)  zero
+    floating* AUX,          # OUT (T, B, H)  zero, or NULL: inference
 ) noexcept nogil:
     cdef int Bc = b1 - b0, N = 2 * H, s, r, t, b
     cdef floating* h = <floating*>malloc(<size_t>Bc * H * sizeof(floating))
@@ -244,11 +247,13 @@ cdef int _forward_chunk_minimal(
             if t < 0:  # finished: outputs zero, state unchanged
                 row = <long long>s * B + b
                 zero_row(Y + row * H, H)
-                zero_row(GATES + row * N, N)
-                zero_row(AUX + row * H, H)
+                if AUX != NULL:
+                    zero_row(GATES + row * N, N)
+                    zero_row(AUX + row * H, H)
                 continue
             row = <long long>t * B + b
-            zero_row(AUX + row * H, H)
+            if AUX != NULL:
+                zero_row(AUX + row * H, H)
             a = GATES + row * N
             y = Y + row * H
             hr = h + r * H
@@ -521,7 +526,7 @@ cdef void _forward_units_pytorch(
     const int64_t* lengths, bint reverse,
     floating* Y,            # OUT (T, B, H)
     floating* GATES,        # IN-OUT (T, B, 3H)
-    floating* AUX,          # OUT (T, B, H)  W_hn h_prev + b_hn
+    floating* AUX,          # OUT (T, B, H)  W_hn h_prev + b_hn, or NULL: inference
     int* fail,
 ) noexcept nogil:
     cdef int u0 = units_start(H), n = units_count(H)
@@ -559,14 +564,16 @@ cdef void _forward_units_pytorch(
                     if t < 0:  # finished: outputs zero, state unchanged
                         row = <long long>s * B + b
                         zero_row(Y + row * H + u0, n)
-                        for k in range(3):
-                            zero_row(GATES + row * N + k * H + u0, n)
-                        zero_row(AUX + row * H + u0, n)
+                        if AUX != NULL:
+                            for k in range(3):
+                                zero_row(GATES + row * N + k * H + u0, n)
+                            zero_row(AUX + row * H + u0, n)
                         continue
                     row = <long long>t * B + b
                     # 1c-2: r, z, n, h_t for these units
                     gru_forward_units(n, H, n, GATES + row * N + u0, S + <long long>b * Nc,
-                                      b_hh + 2 * H + u0, AUX + row * H + u0,
+                                      b_hh + 2 * H + u0,
+                                      AUX + row * H + u0 if AUX != NULL else NULL,
                                       h_next + <long long>b * H + u0, Y + row * H + u0)
             fr_omp_barrier()  # h_next complete before any thread reads it
     packed_free(&pw)
@@ -699,11 +706,16 @@ def gru_forward(
     floating[:, :, ::1] Y_out,          # OUT (T, B, H)
     floating[:, ::1] h_n_out,           # OUT (B, H)
     floating[:, :, ::1] G_out,          # OUT (T, B, G*H) post-activation gates
-    floating[:, :, ::1] Aux_out,        # OUT (T, B, H) see the module docstring
+    floating[:, :, ::1] Aux_out,        # OUT (T, B, H) see the module docstring, or (0, 0, 0)
     int n_threads,
 ):
-    """Run the GRU over the batch; inputs must be validated by fastrnn.functional."""
+    """Run the GRU over the batch; inputs must be validated by fastrnn.functional.
+
+    Inference (Aux_out of shape (0, 0, 0)): nothing is saved for backward; G_out is the
+    workspace of step 1a and of the gates (finished rows not zeroed).
+    """
     cdef int T = X.shape[0], B = X.shape[1], I = X.shape[2], H = h0.shape[1]
+    cdef floating* aux_ptr = &Aux_out[0, 0, 0] if Aux_out.shape[0] > 0 else NULL
     cdef int N = W_hh.shape[0]
     cdef int n_chunks = n_chunks_for(n_threads, B), c, err = 0
     if variant not in (0, 1, 2):
@@ -735,7 +747,7 @@ def gru_forward(
             with parallel(num_threads=n_threads):
                 _forward_units_pytorch(T, B, H, hbuf, &W_hh[0, 0], &b_hh[0], &lengths[0],
                                        reverse, &Y_out[0, 0, 0], &G_out[0, 0, 0],
-                                       &Aux_out[0, 0, 0], &err)
+                                       aux_ptr, &err)
             # after T steps the state (finished rows carried) is in buffer T % 2
             memcpy(&h_n_out[0, 0], hbuf + <long long>(T % 2) * B * H,
                    <size_t>B * H * sizeof(floating))
@@ -746,20 +758,17 @@ def gru_forward(
                 err += _forward_chunk_pytorch(
                     chunk_start(c, n_chunks, B), chunk_start(c + 1, n_chunks, B),
                     T, B, H, &h0[0, 0], &P1, &P2, &b_hh[0], &lengths[0], reverse,
-                    &Y_out[0, 0, 0], &h_n_out[0, 0], &G_out[0, 0, 0],
-                    &Aux_out[0, 0, 0])
+                    &Y_out[0, 0, 0], &h_n_out[0, 0], &G_out[0, 0, 0], aux_ptr)
             elif variant == 1:
                 err += _forward_chunk_cho(
                     chunk_start(c, n_chunks, B), chunk_start(c + 1, n_chunks, B),
                     T, B, H, &h0[0, 0], &P1, &P2, &lengths[0], reverse,
-                    &Y_out[0, 0, 0], &h_n_out[0, 0], &G_out[0, 0, 0],
-                    &Aux_out[0, 0, 0])
+                    &Y_out[0, 0, 0], &h_n_out[0, 0], &G_out[0, 0, 0], aux_ptr)
             else:
                 err += _forward_chunk_minimal(
                     chunk_start(c, n_chunks, B), chunk_start(c + 1, n_chunks, B),
                     T, B, H, &h0[0, 0], &P1, &P2, &lengths[0], reverse,
-                    &Y_out[0, 0, 0], &h_n_out[0, 0], &G_out[0, 0, 0],
-                    &Aux_out[0, 0, 0])
+                    &Y_out[0, 0, 0], &h_n_out[0, 0], &G_out[0, 0, 0], aux_ptr)
     free(hbuf)
     packed_free(&P1)
     packed_free(&P2)
