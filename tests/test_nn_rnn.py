@@ -265,6 +265,33 @@ def test_float32_default_dtype_and_threads(rng: Any) -> None:
     np.testing.assert_allclose(y1.numpy(), y2.numpy(), rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("module", ["LSTM", "GRU", "RNN"])
+def test_no_grad_forward_is_the_inference_kernel_with_the_same_outputs(
+    rng: Any, module: str, monkeypatch: Any
+) -> None:
+    """Under no_grad the layers ask the kernels for the inference forward (nothing saved
+    for backward) and get the training forward's outputs bit for bit."""
+    from fastrnn import functional
+
+    layer = getattr(nn, module)(3, H, num_layers=2, bidirectional=True)
+    x = fr.tensor(rng.standard_normal((T, B, 3)).astype(np.float32))
+    asked = []
+    forward = functional.forward
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        asked.append(kwargs.get("need_backward", True))
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(functional, "forward", spy)
+    y, _ = layer(x)
+    assert asked and all(asked)  # parameters require grad: training forward
+    asked.clear()
+    with fr.no_grad():
+        y_inf, _ = layer(x)
+    assert asked and not any(asked)
+    np.testing.assert_array_equal(y_inf.numpy(), y.numpy())
+
+
 # ==========================================================================
 # Dropout between layers
 # ==========================================================================
