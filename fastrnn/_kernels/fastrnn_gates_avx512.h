@@ -25,20 +25,19 @@
 #define FR_AVX512 __attribute__((target("avx512f")))
 
 FR_AVX512 static inline __m512 fr_exp16(__m512 x) {
-    const __m512 ln2_hi = _mm512_set1_ps(0.693359375f), ln2_lo = _mm512_set1_ps(-2.12194440e-4f);
     __m512 n, r, r2, p;
-    x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.0f)), _mm512_set1_ps(-87.0f));
-    n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+    x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(FR_EXP_MAX)), _mm512_set1_ps(FR_EXP_MIN));
+    n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(FR_LOG2E)),
                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    r = _mm512_fnmadd_ps(n, ln2_hi, x); /* |r| <= ln(2) / 2 */
-    r = _mm512_fnmadd_ps(n, ln2_lo, r);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(FR_LN2_HI), x); /* |r| <= ln(2) / 2 */
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(FR_LN2_LO), r);
     r2 = _mm512_mul_ps(r, r);
-    p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_set1_ps(FR_EXP_P5);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(FR_EXP_P4));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(FR_EXP_P3));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(FR_EXP_P2));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(FR_EXP_P1));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(FR_EXP_P0));
     p = _mm512_fmadd_ps(p, r2, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
     return _mm512_scalef_ps(p, n); /* p 2^n */
 }
@@ -48,22 +47,23 @@ FR_AVX512 static inline __m512 fr_sigmoid16(__m512 x) {
     return _mm512_div_ps(one, _mm512_add_ps(one, fr_exp16(_mm512_sub_ps(_mm512_setzero_ps(), x))));
 }
 
-/* tanh: the odd polynomial for |x| < 0.625, 1 - 2 / (e^2|x| + 1) with x's sign above. */
+/* tanh: the odd polynomial for |x| < FR_TANH_SMALL, 1 - 2 / (e^2|x| + 1) with x's sign
+ * above. */
 FR_AVX512 static inline __m512 fr_tanh16(__m512 x) {
     const __m512 one = _mm512_set1_ps(1.0f);
     __m512 ax = _mm512_abs_ps(x), z = _mm512_mul_ps(x, x), small, big;
     __m512i sign = _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u));
-    small = _mm512_set1_ps(-5.70498872745e-3f);
-    small = _mm512_fmadd_ps(small, z, _mm512_set1_ps(2.06390887954e-2f));
-    small = _mm512_fmadd_ps(small, z, _mm512_set1_ps(-5.37397155531e-2f));
-    small = _mm512_fmadd_ps(small, z, _mm512_set1_ps(1.33314422036e-1f));
-    small = _mm512_fmadd_ps(small, z, _mm512_set1_ps(-3.33332819422e-1f));
+    small = _mm512_set1_ps(FR_TANH_T4);
+    small = _mm512_fmadd_ps(small, z, _mm512_set1_ps(FR_TANH_T3));
+    small = _mm512_fmadd_ps(small, z, _mm512_set1_ps(FR_TANH_T2));
+    small = _mm512_fmadd_ps(small, z, _mm512_set1_ps(FR_TANH_T1));
+    small = _mm512_fmadd_ps(small, z, _mm512_set1_ps(FR_TANH_T0));
     small = _mm512_fmadd_ps(_mm512_mul_ps(small, z), x, x);
     big = _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0f),
                                            _mm512_add_ps(fr_exp16(_mm512_add_ps(ax, ax)), one)));
     big = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(big), sign));
-    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(ax, _mm512_set1_ps(0.625f), _CMP_LT_OQ),
-                                big, small);
+    return _mm512_mask_blend_ps(
+        _mm512_cmp_ps_mask(ax, _mm512_set1_ps(FR_TANH_SMALL), _CMP_LT_OQ), big, small);
 }
 
 /* Steps 1b-4 of fr_lstm_forward_row_impl (fastrnn_gates_impl.h) for n units, 16 at a
@@ -144,13 +144,7 @@ static inline void fr_lstm_forward_units_fast_f(int n, int gs, int zs, const flo
 static inline void fr_lstm_forward_row_fast_f(int H, const float *wp, float *g, const float *z,
                                               float *c, float *h, float *y, float *c_out)
 {
-#if FR_HAVE_AVX512_GATES
-    if (fr_avx512_gates()) {
-        fr_lstm_forward_avx512(H, H, H, wp, g, z, c, h, y, c_out);
-        return;
-    }
-#endif
-    fr_lstm_forward_row_f(H, wp, g, z, c, h, y, c_out);
+    fr_lstm_forward_units_fast_f(H, H, H, wp, g, z, c, h, y, c_out); /* a whole row */
 }
 
 #endif

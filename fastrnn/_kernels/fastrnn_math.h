@@ -26,23 +26,41 @@
 #define FR_MATH_INLINE static inline
 #endif
 
+/* The constants of the float exp and tanh, shared with the AVX-512 gate loop
+ * (fastrnn_gates_avx512.h), which must compute the same functions. */
+#define FR_EXP_MIN (-87.0f)   /* clamp: e^x stays a normal float */
+#define FR_EXP_MAX 88.0f
+#define FR_LOG2E 1.44269504088896341f
+#define FR_LN2_HI 0.693359375f /* ln 2 = FR_LN2_HI + FR_LN2_LO, the first exact */
+#define FR_LN2_LO (-2.12194440e-4f)
+#define FR_EXP_P5 1.9875691500e-4f /* e^r ~ 1 + r + r^2 (P0 + P1 r + ... + P5 r^5) */
+#define FR_EXP_P4 1.3981999507e-3f
+#define FR_EXP_P3 8.3334519073e-3f
+#define FR_EXP_P2 4.1665795894e-2f
+#define FR_EXP_P1 1.6666665459e-1f
+#define FR_EXP_P0 5.0000001201e-1f
+#define FR_TANH_SMALL 0.625f /* below: tanh x ~ x + x^3 (T0 + T1 z + ... + T4 z^4) */
+#define FR_TANH_T4 (-5.70498872745e-3f)
+#define FR_TANH_T3 2.06390887954e-2f
+#define FR_TANH_T2 (-5.37397155531e-2f)
+#define FR_TANH_T1 1.33314422036e-1f
+#define FR_TANH_T0 (-3.33332819422e-1f)
+
 /* exp(x) for float, |x| clamped to the finite range; no branches, no libm call. */
 FR_MATH_INLINE float fr_expf(float x) {
-    const float log2e = 1.44269504088896341f;
-    const float ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
     const float round_magic = 12582912.0f; /* 1.5 * 2^23: adds and rounds to integer */
     float n, r, r2, p, scale;
     int bits;
-    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-    n = (x * log2e + round_magic) - round_magic; /* round(x / ln 2) */
-    r = (x - n * ln2_hi) - n * ln2_lo;           /* |r| <= ln(2) / 2 */
+    x = x < FR_EXP_MIN ? FR_EXP_MIN : (x > FR_EXP_MAX ? FR_EXP_MAX : x);
+    n = (x * FR_LOG2E + round_magic) - round_magic; /* round(x / ln 2) */
+    r = (x - n * FR_LN2_HI) - n * FR_LN2_LO;        /* |r| <= ln(2) / 2 */
     r2 = r * r;
-    p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
+    p = FR_EXP_P5;
+    p = p * r + FR_EXP_P4;
+    p = p * r + FR_EXP_P3;
+    p = p * r + FR_EXP_P2;
+    p = p * r + FR_EXP_P1;
+    p = p * r + FR_EXP_P0;
     p = p * r2 + r + 1.0f;
     bits = ((int)n + 127) << 23;                 /* 2^n as IEEE bits */
     memcpy(&scale, &bits, sizeof scale);         /* (a bit cast that vectorises) */
@@ -55,12 +73,11 @@ FR_MATH_INLINE float fr_sigmoidf(float x) { return 1.0f / (1.0f + fr_expf(-x)); 
 FR_MATH_INLINE float fr_tanhf(float x) {
     float ax = x < 0.0f ? -x : x;
     float z = x * x;
-    float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z
-                     - 5.37397155531e-2f) * z + 1.33314422036e-1f) * z
-                   - 3.33332819422e-1f) * z * x + x;
+    float small = ((((FR_TANH_T4 * z + FR_TANH_T3) * z + FR_TANH_T2) * z + FR_TANH_T1) * z
+                   + FR_TANH_T0) * z * x + x;
     float big = 1.0f - 2.0f / (fr_expf(2.0f * ax) + 1.0f);
     big = x < 0.0f ? -big : big;
-    return ax < 0.625f ? small : big;
+    return ax < FR_TANH_SMALL ? small : big;
 }
 static inline double fr_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
 static inline double fr_tanh(double x) { return tanh(x); }

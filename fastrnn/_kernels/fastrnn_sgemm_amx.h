@@ -349,33 +349,22 @@ __attribute__((target("amx-tile,amx-bf16"))) static void frx_micro(
     float scratch[2][256] __attribute__((aligned(64)));
     float *c1 = c + 16;
     int j, direct0 = m == 16 && n0 == 16, direct1 = m == 16 && n1 == 16;
-    if (!load_c && bias) { /* C starts as the bias row in every row: a stride-0 load */
-        if (n0 == 16) {
-            _tile_loadd(0, bias, 0);
-        } else {
-            frx_c_in(bias, 0, 16, n0, scratch[0]);
-            _tile_loadd(0, scratch[0], 64);
-        }
-        if (n1 == 16) {
-            _tile_loadd(1, bias + 16, 0);
-        } else {
-            frx_c_in(bias + 16, 0, 16, n1, scratch[1]);
-            _tile_loadd(1, scratch[1], 64);
-        }
-    } else if (!load_c) {
+    if (!load_c && !bias) {
         _tile_zero(0);
         _tile_zero(1);
-    } else {
+    } else { /* from C, or from the bias row in every row (row stride 0) */
+        const float *src = load_c ? c : bias;
+        long ld = load_c ? ldc : 0;
         if (direct0) {
-            _tile_loadd(0, c, ldc * 4);
+            _tile_loadd(0, src, ld * 4);
         } else {
-            frx_c_in(c, ldc, m, n0, scratch[0]);
+            frx_c_in(src, ld, m, n0, scratch[0]);
             _tile_loadd(0, scratch[0], 64);
         }
         if (direct1) {
-            _tile_loadd(1, c1, ldc * 4);
+            _tile_loadd(1, src + 16, ld * 4);
         } else {
-            frx_c_in(c1, ldc, m, n1, scratch[1]);
+            frx_c_in(src + 16, ld, m, n1, scratch[1]);
             _tile_loadd(1, scratch[1], 64);
         }
     }
