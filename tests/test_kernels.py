@@ -455,3 +455,16 @@ def test_float32_kernels_without_amx_on_an_amx_cpu():
     assert_passes_with(
         {"FASTRNN_NO_AMX": "1"}, __file__, "-k", "float32 and not on_an_"
     )
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("need_backward", [True, False])
+def test_nan_input_propagates_to_its_row_only(cell, dtype, need_backward, rng):
+    """A NaN in x_t of one row makes that row's outputs NaN from step t on and leaves
+    the other rows finite: never a silently finite result (H = 32: the SIMD loops)."""
+    case = make_case(cell, T=5, B=3, I=4, H=32, rng=rng, dtype=dtype)
+    case["X"][2, 1, 0] = np.nan
+    Y, h_n, _, _ = run_kernel(cell, case, n_threads=2, need_backward=need_backward)
+    assert np.isnan(Y[2:, 1]).all() and np.isnan(h_n[1]).all()
+    assert np.isfinite(Y[:2]).all() and np.isfinite(Y[:, [0, 2]]).all()

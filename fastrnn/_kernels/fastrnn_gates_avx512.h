@@ -26,7 +26,9 @@
 
 FR_AVX512 static inline __m512 fr_exp16(__m512 x) {
     __m512 n, r, r2, p;
-    x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(FR_EXP_MAX)), _mm512_set1_ps(FR_EXP_MIN));
+    /* clamp; min/max return their second operand when one is NaN: x goes second so that
+     * NaN propagates (as in fr_expf), instead of becoming a finite gate */
+    x = _mm512_max_ps(_mm512_set1_ps(FR_EXP_MIN), _mm512_min_ps(_mm512_set1_ps(FR_EXP_MAX), x));
     n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(FR_LOG2E)),
                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     r = _mm512_fnmadd_ps(n, _mm512_set1_ps(FR_LN2_HI), x); /* |r| <= ln(2) / 2 */

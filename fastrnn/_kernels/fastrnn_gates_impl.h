@@ -12,7 +12,7 @@ FR_ROW void FR_NAME(fr_rnn_forward_row)(
     if (relu) {
         for (j = 0; j < H; j++) {
             FR_REAL v = y[j] + z[j];
-            v = v > 0 ? v : 0;
+            v = v < 0 ? 0 : v; /* NaN stays NaN (as torch.relu) */
             y[j] = v;
             h[j] = v;
         }
